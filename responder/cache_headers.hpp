@@ -1,0 +1,31 @@
+#pragma once
+// RFC 5019 §6 / RFC 9919 HTTP caching headers for OCSP answers.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "responder/answer.hpp"
+
+namespace ocspkit::responder {
+
+struct http_cache_headers {
+    std::string cache_control;
+    std::optional<std::string> last_modified;  // IMF-fixdate of thisUpdate
+    std::optional<std::string> expires;        // IMF-fixdate of nextUpdate
+    std::optional<std::string> etag;           // strong, quoted: hash of the response bytes
+};
+
+// Cacheable GET answers (successful, no nonce, no `unknown`) get
+// "max-age=<until nextUpdate>, public, no-transform, must-revalidate" and the validators; everything
+// else "no-cache" (so a shared cache in front never keeps an error or a nonce answer).
+http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+                                     bool is_get, sys_seconds now);
+
+// Conditional GET (RFC 9110 §13.1): true when the client's validators match and a 304 is due.
+bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,
+                  std::optional<std::string_view> if_modified_since);
+
+std::string imf_fixdate(sys_seconds t);
+std::optional<sys_seconds> parse_http_date(std::string_view text);
+
+}  // namespace ocspkit::responder

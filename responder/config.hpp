@@ -1,0 +1,76 @@
+#pragma once
+// ocsp-responder's one configuration struct (house rule 19), read from TOML with toml++. Every error
+// names the file, line and key; defaults are stated next to the members.
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "responder/answer.hpp"
+#include "responder/signer.hpp"
+
+namespace ocspkit::responder {
+
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct listen_address {
+    std::string host;  // numeric IPv4 or IPv6 (without brackets)
+    unsigned short port = 0;
+};
+
+struct issuer_config {
+    std::string name;                  // label for logs and metrics; defaults to the CA's CN
+    std::filesystem::path ca_file;     // the issuing CA (must be registered in the index)
+    signer_config signing;             // cert/key default to the CA itself
+    nonce_policy nonces = nonce_policy::echo;
+    unknown_serial_policy unknown_serials = unknown_serial_policy::unknown;
+    std::chrono::seconds validity{24 * 3600};
+    std::chrono::seconds backdate{3600};
+    bool archive_cutoff = false;
+    std::chrono::days signer_expiry_warning{30};  // warn this long before the signer certificate expires
+};
+
+struct server_config {
+    std::vector<listen_address> listen{{"127.0.0.1", 8080}};
+    std::string path = "/";                 // where OCSP requests are served (GET <path>/<b64>, POST <path>)
+    unsigned io_threads = 2;                // network threads
+    unsigned signing_threads = 2;           // worker pool for cache misses, nonces and SQLite
+    std::size_t signing_queue = 4096;       // waiting jobs above which answers are tryLater
+    std::size_t max_connections = 10000;
+    std::size_t max_header_bytes = 8 * 1024;
+    std::size_t max_body_bytes = 16 * 1024;
+    std::size_t max_cert_ids = 64;
+    std::chrono::milliseconds request_timeout{10000};  // whole request (headers + body) must arrive within
+    std::chrono::milliseconds idle_timeout{30000};     // keep-alive wait for the next request
+    std::chrono::milliseconds drain_timeout{5000};     // SIGTERM: in-flight work may finish within
+    std::size_t cache_mib = 64;                        // pre-signed response cache bound
+    std::chrono::milliseconds change_poll{100};        // how often the index's change counter is read
+};
+
+struct log_config {
+    std::string level = "info";  // trace, debug, info, warn, error, off
+    bool access_log = true;
+};
+
+struct responder_config {
+    std::filesystem::path source;    // the config file itself
+    std::filesystem::path database;  // the SQLite index written by ocspctl
+    server_config server;
+    log_config log;
+    std::vector<issuer_config> issuers;
+};
+
+// Reads and validates the file; relative paths are resolved against the file's directory.
+// Throws config_error("FILE:LINE: key 'server.io_threads': must be between 1 and 64").
+responder_config load_config(const std::filesystem::path& file);
+responder_config parse_config(std::string_view toml_text, const std::filesystem::path& origin);
+
+// "90s", "15m", "24h", "7d", "500ms", or a bare integer of seconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace ocspkit::responder

@@ -1,0 +1,105 @@
+#include "responder/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace ocspkit::responder {
+namespace {
+template <class... Args>
+void append(std::string& out, fmt::format_string<Args...> format, Args&&... args) {
+    fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
+}
+// Prometheus label values escape backslash, double quote and newline.
+std::string label_value(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+constexpr std::array<std::string_view, 4> method_names{"GET", "POST", "HEAD", "other"};
+constexpr std::array<ocsp_status, 6> all_statuses{ocsp_status::successful,   ocsp_status::malformed_request,
+                                                   ocsp_status::internal_error, ocsp_status::try_later,
+                                                   ocsp_status::sig_required, ocsp_status::unauthorized};
+}  // namespace
+
+void responder_metrics::count_request(method m, unsigned http_status, std::chrono::nanoseconds latency) {
+    std::size_t code_slot = tracked_http.size();  // "other"
+    for (std::size_t i = 0; i < tracked_http.size(); ++i)
+        if (tracked_http[i] == http_status) code_slot = i;
+    requests_[static_cast<std::size_t>(m)][code_slot].fetch_add(1, std::memory_order_relaxed);
+    const double seconds = std::chrono::duration<double>(latency).count();
+    std::size_t bucket = latency_buckets_seconds.size();
+    for (std::size_t i = 0; i < latency_buckets_seconds.size(); ++i) {
+        if (seconds <= latency_buckets_seconds[i]) {
+            bucket = i;
+            break;
+        }
+    }
+    latency_[bucket].fetch_add(1, std::memory_order_relaxed);
+    latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
+    latency_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void responder_metrics::count_ocsp(ocsp_status s) {
+    ocsp_status_[static_cast<std::size_t>(s)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void responder_metrics::count_cert_state(cert_state s) {
+    cert_states_[static_cast<std::size_t>(s)].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string responder_metrics::render(const gauges& g) const {
+    std::string out;
+    append(out, "# HELP ocsp_http_requests_total HTTP requests by method and status code.\n"
+         "# TYPE ocsp_http_requests_total counter\n");
+    for (std::size_t m = 0; m < method_names.size(); ++m) {
+        for (std::size_t c = 0; c <= tracked_http.size(); ++c) {
+            auto v = requests_[m][c].load(std::memory_order_relaxed);
+            if (v == 0) continue;
+            std::string code = c < tracked_http.size() ? std::to_string(tracked_http[c]) : "other";
+            append(out, "ocsp_http_requests_total{{method=\"{}\",code=\"{}\"}} {}\n", method_names[m], code, v);
+        }
+    }
+    append(out, "# HELP ocsp_responses_total OCSP responses by OCSPResponseStatus.\n"
+         "# TYPE ocsp_responses_total counter\n");
+    for (auto s : all_statuses)
+        append(out, "ocsp_responses_total{{status=\"{}\"}} {}\n", ocsp_status_name(s),
+             ocsp_status_[static_cast<std::size_t>(s)].load(std::memory_order_relaxed));
+    append(out, "# HELP ocsp_cert_status_total Certificate statuses answered.\n"
+         "# TYPE ocsp_cert_status_total counter\n");
+    for (auto s : {cert_state::good, cert_state::revoked, cert_state::unknown})
+        append(out, "ocsp_cert_status_total{{cert_status=\"{}\"}} {}\n", cert_state_name(s),
+             cert_states_[static_cast<std::size_t>(s)].load(std::memory_order_relaxed));
+    append(out, "# HELP ocsp_request_duration_seconds Time from request read to response ready.\n"
+         "# TYPE ocsp_request_duration_seconds histogram\n");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < latency_buckets_seconds.size(); ++i) {
+        cumulative += latency_[i].load(std::memory_order_relaxed);
+        append(out, "ocsp_request_duration_seconds_bucket{{le=\"{}\"}} {}\n", latency_buckets_seconds[i], cumulative);
+    }
+    cumulative += latency_[latency_buckets_seconds.size()].load(std::memory_order_relaxed);
+    append(out, "ocsp_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+    append(out, "ocsp_request_duration_seconds_sum {}\n",
+         static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+    append(out, "ocsp_request_duration_seconds_count {}\n", latency_count_.load(std::memory_order_relaxed));
+    append(out, "# TYPE ocsp_cache_hits_total counter\nocsp_cache_hits_total {}\n", cache_hits_.load());
+    append(out, "# TYPE ocsp_cache_misses_total counter\nocsp_cache_misses_total {}\n", cache_misses_.load());
+    append(out, "# TYPE ocsp_cache_entries gauge\nocsp_cache_entries {}\n", g.cache_entries);
+    append(out, "# TYPE ocsp_cache_bytes gauge\nocsp_cache_bytes {}\n", g.cache_bytes);
+    append(out, "# TYPE ocsp_signatures_total counter\nocsp_signatures_total {}\n", signatures_.load());
+    append(out, "# TYPE ocsp_signing_queue_depth gauge\nocsp_signing_queue_depth {}\n", g.signing_queue_depth);
+    append(out, "# TYPE ocsp_try_later_total counter\nocsp_try_later_total {}\n", try_later_.load());
+    append(out, "# TYPE ocsp_open_connections gauge\nocsp_open_connections {}\n", g.open_connections);
+    append(out, "# HELP ocsp_signer_seconds_to_expiry Seconds until each issuer's signing certificate expires.\n"
+         "# TYPE ocsp_signer_seconds_to_expiry gauge\n");
+    for (auto& [name, seconds] : g.signer_seconds_to_expiry)
+        append(out, "ocsp_signer_seconds_to_expiry{{issuer=\"{}\"}} {}\n", label_value(name), seconds);
+    return out;
+}
+
+}  // namespace ocspkit::responder

@@ -1,0 +1,51 @@
+#pragma once
+// Prometheus text-format counters for the responder (/metrics). Lock-free counters on the hot path;
+// rendering takes a snapshot.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "responder/answer.hpp"
+
+namespace ocspkit::responder {
+
+class responder_metrics {
+public:
+    enum class method { get, post, head, other };
+    static constexpr std::array<double, 12> latency_buckets_seconds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                                    0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+
+    void count_request(method m, unsigned http_status, std::chrono::nanoseconds latency);
+    void count_ocsp(ocsp_status s);
+    void count_cert_state(cert_state s);
+    void count_cache(bool hit) { (hit ? cache_hits_ : cache_misses_).fetch_add(1, std::memory_order_relaxed); }
+    void count_try_later() { try_later_.fetch_add(1, std::memory_order_relaxed); }
+    void count_signature() { signatures_.fetch_add(1, std::memory_order_relaxed); }
+
+    // Values that live elsewhere are read at render time.
+    struct gauges {
+        std::size_t cache_entries = 0;
+        std::size_t cache_bytes = 0;
+        std::size_t signing_queue_depth = 0;
+        std::size_t open_connections = 0;
+        std::vector<std::pair<std::string, double>> signer_seconds_to_expiry;  // issuer name -> seconds
+    };
+    std::string render(const gauges& g) const;
+
+private:
+    static constexpr std::array<unsigned, 8> tracked_http{200, 304, 400, 404, 405, 408, 413, 503};
+    std::array<std::array<std::atomic<std::uint64_t>, tracked_http.size() + 1>, 4> requests_{};
+    std::array<std::atomic<std::uint64_t>, 7> ocsp_status_{};
+    std::array<std::atomic<std::uint64_t>, 3> cert_states_{};
+    std::array<std::atomic<std::uint64_t>, latency_buckets_seconds.size() + 1> latency_{};
+    std::atomic<std::uint64_t> latency_sum_ns_{0};
+    std::atomic<std::uint64_t> latency_count_{0};
+    std::atomic<std::uint64_t> cache_hits_{0}, cache_misses_{0}, try_later_{0}, signatures_{0};
+};
+
+}  // namespace ocspkit::responder

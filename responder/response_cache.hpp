@@ -1,0 +1,73 @@
+#pragma once
+// Bounded in-memory cache of signed responses, keyed by the request's DER. A request without nonce is
+// fully determined by its bytes, so the hot path answers a repeated request with one hash lookup and
+// no ASN.1 decoding or signing. Each entry remembers which (issuer, serial) pairs it covers so that a
+// change in the index drops exactly the affected answers.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "responder/answer.hpp"
+
+namespace ocspkit::responder {
+
+struct cached_answer {
+    std::vector<std::uint8_t> der;
+    answer_metadata meta;  // meta.issuer is not used from the cache (profiles can be reloaded)
+    std::int64_t issuer_id = 0;
+    std::vector<bytes> serials;  // canonical serials the response covers
+    sys_seconds refresh_at{};    // after this the entry is re-signed in the background (half validity)
+    std::string etag;
+    std::string issuer_name;
+    // Set by whoever schedules the background re-sign, so it happens once.
+    mutable std::atomic<bool> refresh_scheduled{false};
+};
+
+class response_cache {
+public:
+    explicit response_cache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+    std::shared_ptr<const cached_answer> find(std::string_view request_der);
+    // Every invalidate() and clear() advances the generation. An answer computed from index data read
+    // under generation G is inserted only if the generation is still G, so a signer racing with a
+    // revocation can never put the pre-revocation answer back.
+    std::uint64_t generation() const;
+    bool insert(std::string request_der, std::shared_ptr<const cached_answer> answer,
+                std::uint64_t expected_generation);
+    // Drops every entry covering (issuer, serial) and returns their keys (to re-sign them).
+    std::vector<std::string> invalidate(std::int64_t issuer_id, const bytes& serial);
+    void clear();
+
+    std::size_t entries() const;
+    std::size_t bytes_used() const;
+
+private:
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    struct entry {
+        std::shared_ptr<const cached_answer> answer;
+        std::list<std::string>::iterator lru_position;
+    };
+    static std::string cover_key(std::int64_t issuer_id, const bytes& serial);
+    static std::size_t cost(std::string_view key, const cached_answer& a);
+    void erase_locked(std::unordered_map<std::string, entry, string_hash, std::equal_to<>>::iterator it);
+
+    const std::size_t max_bytes_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, entry, string_hash, std::equal_to<>> map_;
+    std::list<std::string> lru_;  // front = most recently used
+    std::unordered_multimap<std::string, std::string> by_cert_;  // cover_key -> request key
+    std::size_t bytes_ = 0;
+    std::uint64_t generation_ = 0;
+};
+
+}  // namespace ocspkit::responder

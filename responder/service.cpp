@@ -1,0 +1,332 @@
+#include "responder/service.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include "common/pem.hpp"
+#include "schema/cert_index.hpp"
+
+namespace ocspkit::responder {
+namespace asio = boost::asio;
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+    auto l = spdlog::get("responder");
+    return l ? l : spdlog::default_logger();
+}
+
+std::shared_ptr<const cached_answer> error_answer(ocsp_status status) {
+    auto a = std::make_shared<cached_answer>();
+    a->der = error_response(status);
+    a->meta.status = status;
+    return a;
+}
+
+std::string strong_etag(const std::vector<std::uint8_t>& der) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(der.data(), der.size(), digest);
+    return "\"" + to_hex(digest, 16) + "\"";
+}
+
+}  // namespace
+
+std::vector<issuer_profile> build_issuer_profiles(const responder_config& config, sys_seconds now) {
+    auto index = schema::cert_index::open(config.database, sqlite::open_mode::read_only);
+    std::vector<issuer_profile> profiles;
+    for (const auto& ic : config.issuers) {
+        ossl::x509_ptr ca;
+        try {
+            ca = load_certificate(ic.ca_file);
+        } catch (const std::exception& e) {
+            throw config_error(fmt::format("{}: issuer '{}': {}", config.source.string(), ic.name, e.what()));
+        }
+        auto record = index.find_issuer_by_cert(ca.get());
+        if (!record)
+            throw config_error(fmt::format("{}: issuer CA {} ({}) is not registered in {}; run `ocspctl issuer add`",
+                                           config.source.string(), ic.ca_file.string(), subject_rfc2253(ca.get()),
+                                           config.database.string()));
+        issuer_profile p;
+        p.issuer_id = record->id;
+        p.name = ic.name.empty() ? record->subject : ic.name;
+        p.hashes = record->hashes;
+        try {
+            p.signing = signer::load(ic.signing);
+        } catch (const std::exception& e) {
+            throw config_error(fmt::format("{}: issuer '{}': {}", config.source.string(), p.name, e.what()));
+        }
+        p.nonces = ic.nonces;
+        p.unknown_serials = ic.unknown_serials;
+        p.validity = ic.validity;
+        p.backdate = ic.backdate;
+        p.archive_cutoff = ic.archive_cutoff;
+        if (p.signing->not_after() <= now)
+            throw config_error(fmt::format("{}: issuer '{}': signer certificate expired at {}", config.source.string(),
+                                           p.name, p.signing->description()));
+        if (p.signing->not_after() - now < ic.signer_expiry_warning)
+            logger()->warn("issuer '{}': signer {} expires in {} days", p.name, p.signing->description(),
+                           std::chrono::duration_cast<std::chrono::days>(p.signing->not_after() - now).count());
+        if (!record->enabled) logger()->warn("issuer '{}' is disabled in the index; answering unauthorized", p.name);
+        profiles.push_back(std::move(p));
+    }
+    return profiles;
+}
+
+namespace {
+std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::cert_index& index) {
+    std::vector<issuer_profile> enabled;
+    for (const auto& p : all) {
+        auto rec = index.find_issuer(p.issuer_id);
+        if (rec && rec->enabled) enabled.push_back(p);
+    }
+    return std::make_shared<const issuer_set>(std::move(enabled));
+}
+}  // namespace
+
+ocsp_service::ocsp_service(const responder_config& config, const clock_source& clock, responder_metrics& metrics)
+    : config_(config),
+      clock_(clock),
+      metrics_(metrics),
+      limits_{config.server.max_cert_ids, config.server.max_body_bytes},
+      cache_(config.server.cache_mib * 1024 * 1024),
+      pool_(config.server.signing_threads),
+      try_later_(error_answer(ocsp_status::try_later)),
+      malformed_(error_answer(ocsp_status::malformed_request)),
+      unauthorized_(error_answer(ocsp_status::unauthorized)),
+      internal_error_(error_answer(ocsp_status::internal_error)) {
+    all_profiles_ = build_issuer_profiles(config_, clock_.now_seconds());
+    auto index = schema::cert_index::open(config_.database, sqlite::open_mode::read_only);
+    issuers_.store(enabled_set(all_profiles_, index));
+    watcher_ = std::jthread([this](std::stop_token st) { watch_changes(st); });
+}
+
+ocsp_service::~ocsp_service() { stop(); }
+
+void ocsp_service::stop() {
+    if (watcher_.joinable()) {
+        watcher_.request_stop();
+        watcher_.join();
+    }
+    pool_.join();
+}
+
+schema::cert_index& ocsp_service::thread_index() {
+    // One read-only connection per signing thread: SQLite handles are not shared between threads.
+    thread_local std::unique_ptr<schema::cert_index> index;
+    thread_local std::filesystem::path opened;
+    if (!index || opened != config_.database) {
+        index = std::make_unique<schema::cert_index>(
+            schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+        opened = config_.database;
+    }
+    return *index;
+}
+
+std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std::uint8_t>& der,
+                                                           const decode_result& decoded,
+                                                           const std::shared_ptr<const issuer_set>& issuers) {
+    const std::uint64_t generation = cache_.generation();
+    const sys_seconds now = clock_.now_seconds();
+    cert_lookup lookup = [this](std::int64_t issuer_id, const serial_number& serial) {
+        return thread_index().find_certificate(issuer_id, serial);
+    };
+    answer_result result = answer(decoded, *issuers, lookup, now);
+    auto entry = std::make_shared<cached_answer>();
+    entry->der = std::move(result.der);
+    entry->meta = result.meta;
+    entry->meta.issuer = nullptr;  // profiles may be replaced by a reload while the entry lives
+    if (result.meta.issuer) {
+        entry->issuer_id = result.meta.issuer->issuer_id;
+        entry->issuer_name = result.meta.issuer->name;
+    }
+    if (result.meta.status != ocsp_status::successful) {
+        if (!result.meta.detail.empty()) logger()->debug("answer not successful: {}", result.meta.detail);
+        return entry;
+    }
+    metrics_.count_signature();
+    entry->etag = strong_etag(entry->der);
+    const auto validity = result.meta.next_update - now;
+    entry->refresh_at = now + validity / 2;
+    for (const auto& c : decoded.request.certs) entry->serials.push_back(c.serial.bytes());
+    if (!result.meta.has_nonce) cache_.insert(std::string(der.begin(), der.end()), entry, generation);
+    return entry;
+}
+
+asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_request(std::vector<std::uint8_t> der) {
+    const sys_seconds now = clock_.now_seconds();
+    const std::string_view key(reinterpret_cast<const char*>(der.data()), der.size());
+    if (auto hit = cache_.find(key); hit && now < hit->meta.next_update) {
+        metrics_.count_cache(true);
+        if (now >= hit->refresh_at && !hit->refresh_scheduled.exchange(true)) schedule_resign(std::string(key));
+        co_return hit;
+    }
+    metrics_.count_cache(false);
+
+    decode_result decoded = decode_request(der, limits_);
+    if (decoded.error != request_error::none) {
+        logger()->debug("malformed request: {}", decoded.detail);
+        co_return malformed_;
+    }
+    auto issuers = issuers_.load();
+    for (const auto& c : decoded.request.certs) {
+        if (!issuers->match(c)) co_return unauthorized_;
+    }
+    if (queued_.fetch_add(1) >= config_.server.signing_queue) {
+        queued_.fetch_sub(1);
+        metrics_.count_try_later();
+        co_return try_later_;
+    }
+    std::shared_ptr<const cached_answer> result;
+    try {
+        result = co_await asio::co_spawn(
+            pool_,
+            [&]() -> asio::awaitable<std::shared_ptr<const cached_answer>> {
+                struct release {
+                    std::atomic<std::size_t>& q;
+                    ~release() { q.fetch_sub(1); }
+                } r{queued_};
+                co_return compute(der, decoded, issuers);
+            },
+            asio::use_awaitable);
+    } catch (const std::exception& e) {
+        logger()->error("answering failed: {}", e.what());
+        result = internal_error_;
+    }
+    co_return result;
+}
+
+void ocsp_service::schedule_resign(std::string request_der) {
+    if (queued_.fetch_add(1) >= config_.server.signing_queue) {
+        queued_.fetch_sub(1);
+        return;  // the entry will be re-signed on a later hit or miss
+    }
+    asio::post(pool_, [this, der = std::move(request_der)] {
+        struct release {
+            std::atomic<std::size_t>& q;
+            ~release() { q.fetch_sub(1); }
+        } r{queued_};
+        try {
+            std::vector<std::uint8_t> bytes(der.begin(), der.end());
+            decode_result decoded = decode_request(bytes, limits_);
+            if (decoded.error != request_error::none) return;
+            auto issuers = issuers_.load();
+            for (const auto& c : decoded.request.certs)
+                if (!issuers->match(c)) return;
+            compute(bytes, decoded, issuers);
+        } catch (const std::exception& e) {
+            logger()->error("background re-sign failed: {}", e.what());
+        }
+    });
+}
+
+void ocsp_service::apply_issuer_flags(schema::cert_index& index) {
+    std::lock_guard lock(reload_mutex_);
+    auto fresh = enabled_set(all_profiles_, index);
+    auto current = issuers_.load();
+    std::vector<std::int64_t> a, b;
+    for (auto& p : fresh->profiles()) a.push_back(p.issuer_id);
+    for (auto& p : current->profiles()) b.push_back(p.issuer_id);
+    if (a != b) {
+        logger()->info("issuer set changed in the index: now serving {} of {} issuers", a.size(), all_profiles_.size());
+        issuers_.store(fresh);
+        cache_.clear();
+    }
+}
+
+void ocsp_service::watch_changes(std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_ptr<schema::cert_index> index;
+    std::int64_t seen = -1;
+    while (!stop.stop_requested()) {
+        try {
+            if (!index)
+                index = std::make_unique<schema::cert_index>(
+                    schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+            const std::int64_t seq = index->current_change_seq();
+            if (seen < 0) {
+                seen = seq;
+            } else if (seq != seen) {
+                auto changes = index->changes_since(seen);
+                std::size_t resigned = 0;
+                for (const auto& c : changes) {
+                    for (auto& key : cache_.invalidate(c.issuer_id, c.serial.bytes())) {
+                        schedule_resign(std::move(key));
+                        ++resigned;
+                    }
+                    seen = std::max(seen, c.change_seq);
+                }
+                seen = std::max(seen, seq);
+                apply_issuer_flags(*index);
+                logger()->info("index changed (sequence {}): {} certificates, {} cached answers re-signed", seq,
+                               changes.size(), resigned);
+            }
+        } catch (const std::exception& e) {
+            logger()->error("watching {} failed: {}", config_.database.string(), e.what());
+            index.reset();
+        }
+        std::unique_lock lock(m);
+        cv.wait_for(lock, stop, config_.server.change_poll, [] { return false; });
+    }
+}
+
+std::string ocsp_service::reload() {
+    try {
+        auto fresh = load_config(config_.source);
+        auto profiles = build_issuer_profiles(fresh, clock_.now_seconds());
+        auto index = schema::cert_index::open(fresh.database, sqlite::open_mode::read_only);
+        std::lock_guard lock(reload_mutex_);
+        if (fresh.database != config_.database)
+            return "database path changes need a restart; configuration not reloaded";
+        all_profiles_ = std::move(profiles);
+        issuers_.store(enabled_set(all_profiles_, index));
+        cache_.clear();
+        return {};
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+}
+
+asio::awaitable<ocsp_service::health_report> ocsp_service::health() {
+    auto issuers = issuers_.load();
+    const sys_seconds now = clock_.now_seconds();
+    co_return co_await asio::co_spawn(
+        pool_,
+        [&]() -> asio::awaitable<health_report> {
+            health_report r;
+            try {
+                r.text += fmt::format("database: ok (change sequence {})\n", thread_index().current_change_seq());
+            } catch (const std::exception& e) {
+                r.ok = false;
+                r.text += fmt::format("database: FAIL {}\n", e.what());
+            }
+            for (const auto& p : issuers->profiles()) {
+                const bool valid = p.signing->not_after() > now;
+                r.ok = r.ok && valid;
+                r.text += fmt::format("issuer {}: signer {} ({})\n", p.name, valid ? "ok" : "EXPIRED",
+                                      p.signing->description());
+            }
+            if (issuers->profiles().empty()) {
+                r.ok = false;
+                r.text += "no enabled issuer\n";
+            }
+            co_return r;
+        },
+        asio::use_awaitable);
+}
+
+responder_metrics::gauges ocsp_service::gauges() const {
+    responder_metrics::gauges g;
+    g.cache_entries = cache_.entries();
+    g.cache_bytes = cache_.bytes_used();
+    g.signing_queue_depth = queued_.load();
+    const sys_seconds now = clock_.now_seconds();
+    for (const auto& p : issuers_.load()->profiles())
+        g.signer_seconds_to_expiry.emplace_back(p.name, static_cast<double>((p.signing->not_after() - now).count()));
+    return g;
+}
+
+}  // namespace ocspkit::responder

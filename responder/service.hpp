@@ -1,0 +1,76 @@
+#pragma once
+// The responder's engine between HTTP and the protocol core: picks cached answers on the network
+// thread, sends misses and nonce requests to a bounded signing pool (which alone touches SQLite and
+// private keys), and follows the index's change counter so revocations are served within a poll.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "common/clock.hpp"
+#include "responder/answer.hpp"
+#include "responder/config.hpp"
+#include "responder/metrics.hpp"
+#include "responder/response_cache.hpp"
+
+namespace ocspkit::responder {
+
+// Builds the issuer profiles a configuration describes: loads CAs and signers, checks each CA is
+// registered in the index, and drops issuers the index marks disabled. Throws config_error.
+std::vector<issuer_profile> build_issuer_profiles(const responder_config& config, sys_seconds now);
+
+class ocsp_service {
+public:
+    ocsp_service(const responder_config& config, const clock_source& clock, responder_metrics& metrics);
+    ~ocsp_service();
+    ocsp_service(const ocsp_service&) = delete;
+    ocsp_service& operator=(const ocsp_service&) = delete;
+
+    // The answer for one request's DER. Resumes on the caller's executor; never throws.
+    boost::asio::awaitable<std::shared_ptr<const cached_answer>> answer_request(std::vector<std::uint8_t> der);
+
+    // SIGHUP: re-reads the configuration file and keys. On failure the running set stays and the
+    // error is returned; on success the cache is dropped.
+    std::string reload();
+
+    struct health_report {
+        bool ok = true;
+        std::string text;
+    };
+    boost::asio::awaitable<health_report> health();
+
+    responder_metrics::gauges gauges() const;
+    const responder_config& config() const noexcept { return config_; }
+
+    // Stops the change watcher and waits for queued signing work.
+    void stop();
+
+private:
+    std::shared_ptr<const cached_answer> compute(const std::vector<std::uint8_t>& der, const decode_result& decoded,
+                                                 const std::shared_ptr<const issuer_set>& issuers);
+    void schedule_resign(std::string request_der);
+    void watch_changes(std::stop_token stop);
+    void apply_issuer_flags(schema::cert_index& index);
+    schema::cert_index& thread_index();
+
+    responder_config config_;
+    const clock_source& clock_;
+    responder_metrics& metrics_;
+    request_limits limits_;
+    response_cache cache_;
+    std::atomic<std::shared_ptr<const issuer_set>> issuers_;
+    std::vector<issuer_profile> all_profiles_;  // every configured issuer, enabled or not (watcher thread)
+    std::mutex reload_mutex_;
+    boost::asio::thread_pool pool_;
+    std::atomic<std::size_t> queued_{0};
+    std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
+    std::jthread watcher_;
+};
+
+}  // namespace ocspkit::responder

@@ -1,0 +1,217 @@
+#include "responder/signer.hpp"
+
+#include <stdexcept>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include <fmt/format.h>
+
+#include "common/asn1_time.hpp"
+#include "common/openssl_error.hpp"
+#include "common/pem.hpp"
+
+namespace ocspkit::responder {
+
+namespace {
+
+// Names used in error messages: file paths from load(), roles from from_parts().
+struct labels {
+    std::string cert;
+    std::string key;
+    std::string ca;
+};
+
+[[noreturn]] void refuse(const std::string& message) {
+    // The queue may hold the causes of a failed check; they belong in the message, not in the next
+    // unrelated failure's.
+    const std::string queue = drain_openssl_errors();
+    throw std::runtime_error(queue.empty() ? message : message + " (" + queue + ")");
+}
+
+bytes der_of_name(const X509_NAME* name) {
+    unsigned char* out = nullptr;
+    const int len = i2d_X509_NAME(name, &out);
+    if (len <= 0) throw openssl_error("encoding the signer's subject name");
+    bytes der(out, out + len);
+    OPENSSL_free(out);
+    return der;
+}
+
+struct key_choice {
+    const EVP_MD* md = nullptr;
+    bool pss = false;
+    std::string description;
+};
+
+// RFC 5019 §4 and RFC 6960 §4.3 leave the algorithm to the responder; we pair each key with the digest
+// of matching strength (RFC 5480 §4 for the curves), and PureEdDSA for Ed25519 (RFC 8410 §6).
+key_choice choose_algorithm(EVP_PKEY* key, rsa_padding padding, const labels& l) {
+    key_choice c;
+    const bool rsa = EVP_PKEY_is_a(key, "RSA") == 1;
+    const bool rsa_pss_key = EVP_PKEY_is_a(key, "RSA-PSS") == 1;
+    if (rsa || rsa_pss_key) {
+        c.md = EVP_sha256();
+        // An id-RSASSA-PSS key (RFC 4055 §1.2) may only make PSS signatures.
+        c.pss = rsa_pss_key || padding == rsa_padding::pss;
+        c.description = fmt::format("{}-{} {}", rsa_pss_key ? "RSA-PSS" : "RSA", EVP_PKEY_get_bits(key),
+                                    c.pss ? "PSS SHA-256" : "PKCS#1 v1.5 SHA-256");
+        return c;
+    }
+    if (padding == rsa_padding::pss) refuse(fmt::format("{}: PSS padding needs an RSA key", l.key));
+    if (EVP_PKEY_is_a(key, "EC") == 1) {
+        char group[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_group_name(key, group, sizeof group, &len) != 1)
+            refuse(fmt::format("{}: EC key without a named curve", l.key));
+        switch (OBJ_txt2nid(group)) {
+            case NID_X9_62_prime256v1: c.md = EVP_sha256(); c.description = "ECDSA P-256 SHA-256"; break;
+            case NID_secp384r1: c.md = EVP_sha384(); c.description = "ECDSA P-384 SHA-384"; break;
+            case NID_secp521r1: c.md = EVP_sha512(); c.description = "ECDSA P-521 SHA-512"; break;
+            default: refuse(fmt::format("{}: unsupported curve {} (P-256, P-384, P-521)", l.key, group));
+        }
+        return c;
+    }
+    if (EVP_PKEY_is_a(key, "ED25519") == 1) {
+        c.description = "Ed25519";
+        return c;
+    }
+    const char* type = EVP_PKEY_get0_type_name(key);
+    refuse(fmt::format("{}: unsupported key type {} (RSA, RSA-PSS, EC P-256/P-384/P-521, Ed25519)", l.key,
+                       type != nullptr ? type : "?"));
+}
+
+// RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by the CA and carries
+// id-kp-OCSPSigning. Clients check exactly this, so a signer that fails it would sign responses that
+// every client refuses; we refuse it at start-up instead.
+void check_delegated(X509* cert, X509* ca, const labels& l) {
+    if (const int rc = X509_check_issued(ca, cert); rc != X509_V_OK)
+        refuse(fmt::format("{} is not issued by the CA in {}: {}", l.cert, l.ca, X509_verify_cert_error_string(rc)));
+    EVP_PKEY* ca_key = X509_get0_pubkey(ca);
+    if (ca_key == nullptr || X509_verify(cert, ca_key) != 1)
+        refuse(fmt::format("the signature on {} does not verify with the key of the CA in {}", l.cert, l.ca));
+    const std::uint32_t flags = X509_get_extension_flags(cert);
+    if ((flags & EXFLAG_INVALID) != 0) refuse(fmt::format("{} has invalid extensions", l.cert));
+    if ((flags & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(cert) & XKU_OCSP_SIGN) == 0)
+        refuse(fmt::format("{} lacks extendedKeyUsage id-kp-OCSPSigning (RFC 6960 §4.2.2.2)", l.cert));
+    if ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE) == 0)
+        refuse(fmt::format("{} has a keyUsage without digitalSignature", l.cert));
+}
+
+bool same_entity(X509* a, X509* b) {
+    if (X509_cmp(a, b) == 0) return true;
+    // A re-issued CA certificate (same name, same key) is the CA: its signatures verify with the CA
+    // certificate clients already hold, and the CertID hashes are the same.
+    return X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(b)) == 0 &&
+           EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
+}
+
+}  // namespace
+
+std::shared_ptr<const signer> signer::load(const signer_config& config) {
+    const key_file_policy policy{.allow_group_or_world_readable = config.allow_group_readable_key};
+    // load_* throw load_error naming the file.
+    auto cert = load_certificate(config.cert_file);
+    auto key = load_private_key(config.key_file, policy);
+    auto ca = load_certificate(config.issuer_ca_file);
+    return from_parts_labelled(std::move(cert), std::move(key), std::move(ca), config.responder_id, config.padding,
+                               config.cert_file.string(), config.key_file.string(),
+                               config.issuer_ca_file.string());
+}
+
+std::shared_ptr<const signer> signer::from_parts(ossl::x509_ptr signer_cert, ossl::evp_pkey_ptr key,
+                                                 ossl::x509_ptr issuer_ca, responder_id_form id_form,
+                                                 rsa_padding padding) {
+    return from_parts_labelled(std::move(signer_cert), std::move(key), std::move(issuer_ca), id_form, padding,
+                               "the signer certificate", "the signer key", "the issuer CA certificate");
+}
+
+std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, ossl::evp_pkey_ptr key,
+                                                          ossl::x509_ptr ca, responder_id_form id_form,
+                                                          rsa_padding padding, const std::string& cert_label,
+                                                          const std::string& key_label,
+                                                          const std::string& ca_label) {
+    if (!cert || !key || !ca) throw std::invalid_argument("signer::from_parts: null certificate or key");
+    const labels l{cert_label, key_label, ca_label};
+
+    auto s = std::shared_ptr<signer>(new signer());
+    if (X509_check_private_key(cert.get(), key.get()) != 1)
+        refuse(fmt::format("the key in {} does not match the certificate in {}", l.key, l.cert));
+    s->delegated_ = !same_entity(cert.get(), ca.get());
+    if (s->delegated_) check_delegated(cert.get(), ca.get(), l);
+
+    const auto choice = choose_algorithm(key.get(), padding, l);
+    s->md_ = choice.md;
+    s->padding_ = choice.pss ? rsa_padding::pss : rsa_padding::pkcs1;
+    s->key_description_ = choice.description;
+    s->id_form_ = id_form;
+
+    const auto not_after = from_asn1_time(X509_get0_notAfter(cert.get()));
+    const auto ca_not_before = from_asn1_time(X509_get0_notBefore(ca.get()));
+    if (!not_after || !ca_not_before) refuse(fmt::format("{} or {}: unreadable validity", l.cert, l.ca));
+    s->not_after_ = *not_after;
+    s->ca_not_before_ = *ca_not_before;
+
+    s->key_hash_ = issuer_key_hash(cert.get(), hash_alg::sha1);
+    s->subject_der_ = der_of_name(X509_get_subject_name(cert.get()));
+    s->cert_der_ = der_of(cert.get());
+    s->cert_ = std::move(cert);
+    s->ca_ = std::move(ca);
+    s->key_ = std::move(key);
+
+    // Let OpenSSL pick the signatureAlgorithm encoding (RSASSA-PSS-params in particular, RFC 4055 §3.1)
+    // by signing a throw-away BasicOCSPResponse with a context made exactly as sign() makes them. This
+    // also proves, once at start-up, that the key can sign with these settings.
+    {
+        ossl::ocsp_basicresp_ptr probe{OCSP_BASICRESP_new()};
+        if (!probe) throw openssl_error("allocating a BasicOCSPResponse");
+        auto ctx = s->new_sign_ctx();
+        if (OCSP_basic_sign_ctx(probe.get(), s->cert_.get(), ctx.get(), nullptr,
+                                OCSP_NOCERTS | OCSP_NOTIME | OCSP_RESPID_KEY) != 1)
+            refuse(fmt::format("{}: test signature failed", l.key));
+        unsigned char* out = nullptr;
+        const int len = i2d_X509_ALGOR(OCSP_resp_get0_tbs_sigalg(probe.get()), &out);
+        if (len <= 0) throw openssl_error("encoding the signature algorithm");
+        s->sig_alg_der_.assign(out, out + len);
+        OPENSSL_free(out);
+    }
+    return s;
+}
+
+ossl::evp_md_ctx_ptr signer::new_sign_ctx() const {
+    ossl::evp_md_ctx_ptr ctx{EVP_MD_CTX_new()};
+    if (!ctx) throw openssl_error("EVP_MD_CTX_new");
+    EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+    if (EVP_DigestSignInit(ctx.get(), &pctx, md_, nullptr, key_.get()) != 1)
+        throw openssl_error("EVP_DigestSignInit");
+    if (padding_ == rsa_padding::pss) {
+        // RFC 4055 §3.1 / RFC 8017 §9.1: salt as long as the digest, MGF1 with the same digest, which is
+        // what RFC 5756 and the CA/Browser Forum profile require.
+        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md_) != 1)
+            throw openssl_error("setting RSASSA-PSS parameters");
+    }
+    return ctx;
+}
+
+bytes signer::sign(std::span<const std::uint8_t> tbs_der) const {
+    auto ctx = new_sign_ctx();
+    std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(key_.get()));
+    bytes sig(len);
+    // One-shot EVP_DigestSign: the only form Ed25519 supports, and one call for the others.
+    if (EVP_DigestSign(ctx.get(), sig.data(), &len, tbs_der.data(), tbs_der.size()) != 1)
+        throw openssl_error("signing an OCSP response");
+    sig.resize(len);
+    return sig;
+}
+
+std::string signer::description() const {
+    const std::string subject = cert_ ? subject_rfc2253(cert_.get()) : std::string{};
+    return fmt::format("{} {} signer {}", key_description_, delegated_ ? "delegated" : "CA", subject);
+}
+
+}  // namespace ocspkit::responder

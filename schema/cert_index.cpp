@@ -1,0 +1,618 @@
+#include "schema/cert_index.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <openssl/x509.h>
+
+#include "common/openssl_error.hpp"
+#include "common/pem.hpp"
+#include "schema/migrations.hpp"
+
+namespace ocspkit::schema {
+
+namespace {
+
+using sqlite::statement;
+
+struct reason_entry {
+    revocation_reason reason;
+    std::string_view name;
+};
+// RFC 5280 §5.3.1, ASN.1 spelling.
+constexpr std::array<reason_entry, 10> reason_names{{
+    {revocation_reason::unspecified, "unspecified"},
+    {revocation_reason::key_compromise, "keyCompromise"},
+    {revocation_reason::ca_compromise, "cACompromise"},
+    {revocation_reason::affiliation_changed, "affiliationChanged"},
+    {revocation_reason::superseded, "superseded"},
+    {revocation_reason::cessation_of_operation, "cessationOfOperation"},
+    {revocation_reason::certificate_hold, "certificateHold"},
+    {revocation_reason::remove_from_crl, "removeFromCRL"},
+    {revocation_reason::privilege_withdrawn, "privilegeWithdrawn"},
+    {revocation_reason::aa_compromise, "aACompromise"},
+}};
+
+bool iequals(std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    });
+}
+
+// Every SELECT of certificate rows lists these columns in this order; read_cert() decodes them.
+constexpr std::string_view cert_columns =
+    "issuer_id, serial, not_before, not_after, status, revocation_time, reason, invalidity_date, "
+    "hold_instruction, subject, cert_der, change_seq";
+
+constexpr std::string_view issuer_columns =
+    "id, subject, key_id, name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, name_hash_sha384, "
+    "key_hash_sha384, name_hash_sha512, key_hash_sha512, cert_der, enabled";
+
+std::optional<sys_seconds> optional_time(const statement& s, int column) {
+    if (auto v = s.column_optional_int(column)) return sys_seconds{std::chrono::seconds{*v}};
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> unix_seconds(const std::optional<sys_seconds>& t) {
+    if (t) return t->time_since_epoch().count();
+    return std::nullopt;
+}
+
+cert_record read_cert(const statement& s) {
+    cert_record r;
+    r.issuer_id = s.column_int(0);
+    auto serial = serial_number::from_bytes(s.column_blob(1));
+    // The CHECK constraint on `serial` makes this unreachable unless the file was edited with CHECKs off.
+    if (!serial) throw index_error(fmt::format("corrupt certificate row: {}", serial.error_message()));
+    r.serial = std::move(*serial);
+    r.not_before = optional_time(s, 2);
+    r.not_after = optional_time(s, 3);
+    const std::int64_t status = s.column_int(4);
+    if (status < 0 || status > 2) throw index_error(fmt::format("corrupt certificate row: status {}", status));
+    r.status = static_cast<cert_status>(status);
+    r.revocation_time = optional_time(s, 5);
+    if (auto code = s.column_optional_int(6)) {
+        r.reason = reason_from_code(*code);
+        if (!r.reason) throw index_error(fmt::format("corrupt certificate row: reason code {}", *code));
+    }
+    r.invalidity_date = optional_time(s, 7);
+    if (!s.is_null(8)) r.hold_instruction = s.column_text(8);
+    r.subject = s.column_text(9);
+    if (!s.is_null(10)) r.cert_der = s.column_blob(10);
+    r.change_seq = s.column_int(11);
+    return r;
+}
+
+issuer_record read_issuer(const statement& s) {
+    issuer_record r;
+    r.id = s.column_int(0);
+    r.subject = s.column_text(1);
+    r.key_id = s.column_blob(2);
+    for (std::size_t i = 0; i < all_hash_algs.size(); ++i) {
+        const int column = 3 + 2 * static_cast<int>(i);
+        r.hashes.by_alg[i].name_hash = s.column_blob(column);
+        r.hashes.by_alg[i].key_hash = s.column_blob(column + 1);
+    }
+    r.cert_der = s.column_blob(11);
+    r.enabled = s.column_int(12) != 0;
+    return r;
+}
+
+// Binds the 11 content columns of `r` to parameters 1..11, in the order of cert_columns.
+void bind_cert(statement& s, const cert_record& r) {
+    s.bind(1, r.issuer_id);
+    s.bind(2, std::span<const std::uint8_t>(r.serial.bytes()));
+    s.bind(3, unix_seconds(r.not_before));
+    s.bind(4, unix_seconds(r.not_after));
+    s.bind(5, static_cast<std::int64_t>(r.status));
+    s.bind(6, unix_seconds(r.revocation_time));
+    if (r.reason) {
+        s.bind(7, static_cast<std::int64_t>(*r.reason));
+    } else {
+        s.bind_null(7);
+    }
+    s.bind(8, unix_seconds(r.invalidity_date));
+    if (r.hold_instruction) {
+        s.bind(9, std::string_view{*r.hold_instruction});
+    } else {
+        s.bind_null(9);
+    }
+    s.bind(10, std::string_view{r.subject});
+    if (r.cert_der) {
+        s.bind(11, std::span<const std::uint8_t>(*r.cert_der));
+    } else {
+        s.bind_null(11);
+    }
+}
+
+// Resets a cached statement when a read leaves scope, normally or by exception: a statement left
+// mid-result keeps its read transaction open, which in WAL mode pins an old snapshot and stops
+// checkpoints.
+class reset_guard {
+public:
+    explicit reset_guard(statement& s) : s_(s) {}
+    ~reset_guard() { s_.reset(); }
+    reset_guard(const reset_guard&) = delete;
+    reset_guard& operator=(const reset_guard&) = delete;
+
+private:
+    statement& s_;
+};
+
+std::int64_t pragma_int(const sqlite::connection& conn, std::string_view pragma) {
+    auto s = conn.prepare(fmt::format("PRAGMA {}", pragma));
+    if (!s.step()) return 0;
+    return s.column_int(0);
+}
+
+std::int64_t read_counter(const sqlite::connection& conn) {
+    auto s = conn.prepare("SELECT value FROM change_counter WHERE id = 1");
+    if (!s.step()) throw index_error(fmt::format("{}: change_counter row is missing", conn.path().string()));
+    return s.column_int(0);
+}
+
+bytes subject_der_of(X509* cert) {
+    const X509_NAME* name = X509_get_subject_name(cert);
+    const int len = i2d_X509_NAME(name, nullptr);
+    if (len <= 0) throw openssl_error("cannot encode the issuer's subject name");
+    bytes out(static_cast<std::size_t>(len));
+    unsigned char* p = out.data();
+    if (i2d_X509_NAME(name, &p) != len) throw openssl_error("cannot encode the issuer's subject name");
+    return out;
+}
+
+void migrate(sqlite::connection& conn, sqlite::open_mode mode) {
+    const std::string file = conn.path().string();
+    if (mode == sqlite::open_mode::read_write_create) {
+        // Persistent in the file: readers never block the writer and the writer never blocks readers.
+        // Set before the transaction because the journal mode cannot change inside one.
+        conn.exec("PRAGMA journal_mode = WAL");
+    }
+    sqlite::transaction txn(conn);
+    // Re-read under the write lock: another process may have migrated since we looked.
+    const auto version = pragma_int(conn, "user_version");
+    if (version == 0) {
+        auto tables = conn.prepare("SELECT count(*) FROM sqlite_schema");
+        tables.step();
+        if (tables.column_int(0) != 0) {
+            throw schema_error(fmt::format("{}: not an ocspkit database (it has tables but no schema version)", file));
+        }
+        conn.exec(fmt::format("PRAGMA application_id = {}", application_id));
+    }
+    for (const auto& m : migrations()) {
+        if (m.version <= version) continue;
+        conn.exec(m.sql);
+        conn.exec(fmt::format("PRAGMA user_version = {}", m.version));
+    }
+    txn.commit();
+}
+
+}  // namespace
+
+std::optional<revocation_reason> reason_from_name(std::string_view name) {
+    for (const auto& e : reason_names) {
+        if (iequals(e.name, name)) return e.reason;
+    }
+    return std::nullopt;
+}
+
+std::string_view reason_name(revocation_reason r) {
+    for (const auto& e : reason_names) {
+        if (e.reason == r) return e.name;
+    }
+    return "unknown";
+}
+
+std::optional<revocation_reason> reason_from_code(std::int64_t code) {
+    for (const auto& e : reason_names) {
+        if (static_cast<std::int64_t>(e.reason) == code) return e.reason;
+    }
+    return std::nullopt;
+}
+
+std::string_view status_name(cert_status s) {
+    switch (s) {
+    case cert_status::good: return "good";
+    case cert_status::revoked: return "revoked";
+    case cert_status::hold: return "hold";
+    }
+    return "unknown";
+}
+
+std::optional<cert_status> status_from_name(std::string_view name) {
+    for (auto s : {cert_status::good, cert_status::revoked, cert_status::hold}) {
+        if (iequals(status_name(s), name)) return s;
+    }
+    return std::nullopt;
+}
+
+bool cert_record::same_content(const cert_record& o) const {
+    return issuer_id == o.issuer_id && serial == o.serial && not_before == o.not_before && not_after == o.not_after &&
+           status == o.status && revocation_time == o.revocation_time && reason == o.reason &&
+           invalidity_date == o.invalidity_date && hold_instruction == o.hold_instruction && subject == o.subject &&
+           cert_der == o.cert_der;
+}
+
+std::optional<std::string> check_consistency(const cert_record& r) {
+    // Formatted only on failure: this runs once per row of a million-row import.
+    const auto serial = [&r] { return r.serial.to_hex(); };
+    switch (r.status) {
+    case cert_status::good:
+        if (r.revocation_time || r.reason || r.invalidity_date || r.hold_instruction) {
+            return fmt::format("serial {}: a good certificate cannot carry a revocation time, reason, invalidity "
+                               "date or hold instruction",
+                               serial());
+        }
+        return std::nullopt;
+    case cert_status::revoked:
+        if (!r.revocation_time) return fmt::format("serial {}: a revoked certificate needs a revocation time", serial());
+        if (r.reason == revocation_reason::certificate_hold) {
+            return fmt::format("serial {}: reason certificateHold means status hold, not revoked", serial());
+        }
+        if (r.reason == revocation_reason::remove_from_crl) {
+            // RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs, for an entry whose hold ended.
+            return fmt::format("serial {}: removeFromCRL is not a revocation reason (RFC 5280 §5.3.1); the "
+                               "certificate is good",
+                               serial());
+        }
+        if (r.hold_instruction) return fmt::format("serial {}: only a held certificate has a hold instruction", serial());
+        return std::nullopt;
+    case cert_status::hold:
+        if (!r.revocation_time) return fmt::format("serial {}: a held certificate needs a revocation time", serial());
+        if (r.reason != revocation_reason::certificate_hold) {
+            return fmt::format("serial {}: a held certificate has reason certificateHold", serial());
+        }
+        return std::nullopt;
+    }
+    return fmt::format("serial {}: unknown status", serial());
+}
+
+// Prepared on first use and kept for the connection's life; indexes by hash_alg for the CertID lookups.
+struct cert_index::statements {
+    std::optional<statement> find_cert;
+    std::optional<statement> find_issuer;
+    std::optional<statement> list_issuer_ids;
+    std::array<std::optional<statement>, 4> find_issuer_by_hashes;
+    std::optional<statement> counter;
+    std::optional<statement> changes;
+};
+
+cert_index::cert_index(std::unique_ptr<sqlite::connection> conn)
+    : conn_(std::move(conn)), stmts_(std::make_unique<statements>()) {}
+cert_index::cert_index(cert_index&&) noexcept = default;
+cert_index& cert_index::operator=(cert_index&&) noexcept = default;
+// Statements must be finalized before their connection closes: declared after conn_, stmts_ goes first.
+cert_index::~cert_index() = default;
+
+sqlite::statement& cert_index::cached(std::optional<sqlite::statement>& slot, std::string_view sql) const {
+    if (!slot) slot.emplace(conn_->prepare(sql));
+    return *slot;
+}
+
+cert_index cert_index::open(const std::filesystem::path& file, sqlite::open_mode mode,
+                            std::chrono::milliseconds busy_timeout) {
+    const std::string name = file.string();
+    if (mode != sqlite::open_mode::read_write_create && !std::filesystem::exists(file)) {
+        throw schema_error(fmt::format("{}: database does not exist; create it with `ocspctl init --db {}`", name, name));
+    }
+    auto conn = std::make_unique<sqlite::connection>(file, mode, busy_timeout);
+    // The schema's triggers stamp and count the writes of foreign clients (migrations.cpp). Our writers do
+    // that work themselves, once per transaction; the per-row trigger programs would cost a sixth of a
+    // million-row import and add nothing.
+    int triggers_on = -1;
+    if (sqlite3_db_config(conn->get(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers_on) != SQLITE_OK ||
+        triggers_on != 0) {
+        throw schema_error(fmt::format("{}: cannot turn off triggers on this connection", name));
+    }
+    // Per connection, not stored in the file: every connection of ours must ask for both.
+    conn->exec("PRAGMA foreign_keys = ON");
+    if (mode != sqlite::open_mode::read_only) {
+        // In WAL mode NORMAL syncs at checkpoints only; a power cut may lose the last commits but never
+        // corrupts the database, and it makes bulk imports several times faster.
+        conn->exec("PRAGMA synchronous = NORMAL");
+    }
+
+    const auto app_id = pragma_int(*conn, "application_id");
+    if (app_id != 0 && app_id != application_id) {
+        throw schema_error(fmt::format("{}: not an ocspkit database (application_id {:#x})", name, app_id));
+    }
+    const auto version = pragma_int(*conn, "user_version");
+    if (version > current_schema_version) {
+        throw schema_error(fmt::format("{}: database schema version {} is newer than this ocspkit supports ({}); "
+                                       "upgrade ocspkit",
+                                       name, version, current_schema_version));
+    }
+    if (version == 0 && mode != sqlite::open_mode::read_write_create) {
+        throw schema_error(
+            fmt::format("{}: not an ocspkit database (no schema); create it with `ocspctl init --db {}`", name, name));
+    }
+    if (version < current_schema_version) {
+        if (mode == sqlite::open_mode::read_only) {
+            throw schema_error(fmt::format("{}: database schema version {} is older than this ocspkit's ({}); "
+                                           "migrate it with `ocspctl init --db {}`",
+                                           name, version, current_schema_version, name));
+        }
+        migrate(*conn, mode);
+    }
+    return cert_index{std::move(conn)};
+}
+
+int cert_index::schema_version() const { return static_cast<int>(pragma_int(*conn_, "user_version")); }
+
+// --- issuers ---------------------------------------------------------------------------------------------
+
+std::int64_t cert_index::add_issuer(X509* ca_cert) { return add_issuer_at(ca_cert, std::nullopt); }
+
+std::int64_t cert_index::add_issuer(X509* ca_cert, sys_seconds created_at) { return add_issuer_at(ca_cert, created_at); }
+
+std::int64_t cert_index::add_issuer_at(X509* ca_cert, std::optional<sys_seconds> created_at) {
+    const issuer_hashes hashes = compute_issuer_hashes(ca_cert);
+    const std::string subject = subject_rfc2253(ca_cert);
+    sqlite::transaction txn(*conn_);
+    if (auto existing = find_issuer_by_hashes(hash_alg::sha256, hashes[hash_alg::sha256])) {
+        throw index_error(fmt::format("issuer {} is already registered (ID {})", subject, existing->id));
+    }
+    auto insert = conn_->prepare(
+        "INSERT INTO issuers (subject, subject_der, key_id, name_hash_sha1, key_hash_sha1, name_hash_sha256, "
+        "key_hash_sha256, name_hash_sha384, key_hash_sha384, name_hash_sha512, key_hash_sha512, cert_der, "
+        "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, unixepoch()))");
+    const bytes subject_der = subject_der_of(ca_cert);
+    const bytes key_id = subject_key_id(ca_cert);
+    const bytes cert_der = der_of(ca_cert);
+    insert.bind(1, std::string_view{subject});
+    insert.bind(2, std::span<const std::uint8_t>(subject_der));
+    insert.bind(3, std::span<const std::uint8_t>(key_id));
+    for (std::size_t i = 0; i < all_hash_algs.size(); ++i) {
+        const int param = 4 + 2 * static_cast<int>(i);
+        insert.bind(param, std::span<const std::uint8_t>(hashes.by_alg[i].name_hash));
+        insert.bind(param + 1, std::span<const std::uint8_t>(hashes.by_alg[i].key_hash));
+    }
+    insert.bind(12, std::span<const std::uint8_t>(cert_der));
+    insert.bind(13, unix_seconds(created_at));
+    insert.run();
+    const std::int64_t id = conn_->last_insert_rowid();
+    bump_counter();
+    txn.commit();
+    return id;
+}
+
+// Issuer changes list no rows in changes_since(); moving the counter tells readers to reload issuers.
+void cert_index::bump_counter() { conn_->exec("UPDATE change_counter SET value = value + 1 WHERE id = 1"); }
+
+std::vector<issuer_record> cert_index::list_issuers() const {
+    auto s = conn_->prepare(fmt::format("SELECT {} FROM issuers ORDER BY id", issuer_columns));
+    std::vector<issuer_record> out;
+    while (s.step()) out.push_back(read_issuer(s));
+    return out;
+}
+
+std::optional<issuer_record> cert_index::find_issuer(std::int64_t id) const {
+    auto& s = cached(stmts_->find_issuer, fmt::format("SELECT {} FROM issuers WHERE id = ?1", issuer_columns));
+    reset_guard guard(s);
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_issuer(s);
+}
+
+std::optional<issuer_record> cert_index::find_issuer_by_cert(X509* ca_cert) const {
+    return find_issuer_by_hashes(hash_alg::sha256,
+                                 {issuer_name_hash(ca_cert, hash_alg::sha256), issuer_key_hash(ca_cert, hash_alg::sha256)});
+}
+
+std::optional<issuer_record> cert_index::find_issuer_by_hashes(hash_alg alg, const name_and_key_hash& hashes) const {
+    const auto name = hash_name(alg);
+    auto& s = cached(stmts_->find_issuer_by_hashes[static_cast<std::size_t>(alg)],
+                     fmt::format("SELECT {} FROM issuers WHERE name_hash_{} = ?1 AND key_hash_{} = ?2 ORDER BY id",
+                                 issuer_columns, name, name));
+    reset_guard guard(s);
+    s.bind(1, std::span<const std::uint8_t>(hashes.name_hash));
+    s.bind(2, std::span<const std::uint8_t>(hashes.key_hash));
+    if (!s.step()) return std::nullopt;
+    return read_issuer(s);
+}
+
+void cert_index::set_issuer_enabled(std::int64_t id, bool enabled) {
+    sqlite::transaction txn(*conn_);
+    auto current = find_issuer(id);
+    if (!current) throw not_found_error(fmt::format("issuer ID {} is not registered", id));
+    if (current->enabled == enabled) return;  // the guard rolls back an empty transaction
+    auto s = conn_->prepare("UPDATE issuers SET enabled = ?2 WHERE id = ?1");
+    s.bind(1, id).bind(2, std::int64_t{enabled ? 1 : 0});
+    s.run();
+    bump_counter();
+    txn.commit();
+}
+
+// --- certificates ----------------------------------------------------------------------------------------
+
+std::optional<cert_record> cert_index::find_certificate(std::int64_t issuer_id, const serial_number& serial) const {
+    auto& s = cached(stmts_->find_cert,
+                     fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND serial = ?2", cert_columns));
+    reset_guard guard(s);
+    s.bind(1, issuer_id);
+    s.bind(2, std::span<const std::uint8_t>(serial.bytes()));
+    if (!s.step()) return std::nullopt;
+    return read_cert(s);
+}
+
+std::vector<cert_record> cert_index::find_certificates_by_serial(const serial_number& serial) const {
+    // The key starts with issuer_id, so one point lookup per issuer beats a scan by serial.
+    std::vector<std::int64_t> ids;
+    {
+        auto& s = cached(stmts_->list_issuer_ids, "SELECT id FROM issuers ORDER BY id");
+        reset_guard guard(s);
+        while (s.step()) ids.push_back(s.column_int(0));
+    }
+    std::vector<cert_record> out;
+    for (const auto id : ids) {
+        if (auto rec = find_certificate(id, serial)) out.push_back(std::move(*rec));
+    }
+    return out;
+}
+
+std::vector<cert_record> cert_index::list_certificates(std::optional<std::int64_t> issuer_id,
+                                                       std::optional<cert_status> status) const {
+    std::vector<cert_record> out;
+    for_each_certificate(issuer_id, status, [&out](const cert_record& r) { out.push_back(r); });
+    return out;
+}
+
+void cert_index::for_each_certificate(std::optional<std::int64_t> issuer_id, std::optional<cert_status> status,
+                                      const std::function<void(const cert_record&)>& visit) const {
+    // Not cached: the visitor may call back into this index, which must not reuse a running statement.
+    // Shorter canonical serials are smaller numbers, so (length, bytes) is numeric order.
+    auto s = conn_->prepare(fmt::format("SELECT {} FROM certificates WHERE (?1 IS NULL OR issuer_id = ?1) AND "
+                                        "(?2 IS NULL OR status = ?2) ORDER BY issuer_id, length(serial), serial",
+                                        cert_columns));
+    s.bind(1, issuer_id);
+    if (status) {
+        s.bind(2, static_cast<std::int64_t>(*status));
+    } else {
+        s.bind_null(2);
+    }
+    while (s.step()) visit(read_cert(s));
+}
+
+std::int64_t cert_index::count_certificates() const { return count_certificates(std::nullopt, std::nullopt); }
+
+std::int64_t cert_index::count_certificates(std::optional<std::int64_t> issuer_id,
+                                            std::optional<cert_status> status) const {
+    auto s = conn_->prepare(
+        "SELECT count(*) FROM certificates WHERE (?1 IS NULL OR issuer_id = ?1) AND (?2 IS NULL OR status = ?2)");
+    s.bind(1, issuer_id);
+    if (status) {
+        s.bind(2, static_cast<std::int64_t>(*status));
+    } else {
+        s.bind_null(2);
+    }
+    s.step();
+    return s.column_int(0);
+}
+
+// --- bulk writes -----------------------------------------------------------------------------------------
+
+cert_index::write_batch::write_batch(cert_index& index)
+    : index_(index),
+      txn_(*index.conn_),
+      // Read under the write lock taken by txn_: no other writer can take the same number.
+      seq_(read_counter(*index.conn_) + 1),
+      insert_(index.conn_->prepare(fmt::format(
+          "INSERT INTO certificates ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+          "ON CONFLICT (issuer_id, serial) DO NOTHING",
+          cert_columns))),
+      update_(index.conn_->prepare(
+          "UPDATE certificates SET not_before = ?3, not_after = ?4, status = ?5, revocation_time = ?6, reason = ?7, "
+          "invalidity_date = ?8, hold_instruction = ?9, subject = ?10, cert_der = ?11, change_seq = ?12 "
+          "WHERE issuer_id = ?1 AND serial = ?2")),
+      select_(index.conn_->prepare(
+          fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND serial = ?2", cert_columns))) {}
+
+cert_index::write_batch cert_index::begin_write() { return write_batch{*this}; }
+
+std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id, const serial_number& serial) const {
+    auto& s = select_;
+    reset_guard guard(s);
+    s.bind(1, issuer_id);
+    s.bind(2, std::span<const std::uint8_t>(serial.bytes()));
+    if (!s.step()) return std::nullopt;
+    return read_cert(s);
+}
+
+result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec) {
+    if (auto problem = check_consistency(rec)) return error{std::move(*problem)};
+    if (rec.issuer_id != checked_issuer_) {
+        // Checked here for a clear message; the foreign key would only say "FOREIGN KEY constraint failed".
+        if (!index_.find_issuer(rec.issuer_id)) {
+            return error{fmt::format("serial {}: issuer ID {} is not registered", rec.serial.to_hex(), rec.issuer_id)};
+        }
+        checked_issuer_ = rec.issuer_id;
+    }
+
+    bind_cert(insert_, rec);
+    insert_.bind(12, seq_);
+    insert_.run();
+    if (index_.conn_->changes() == 1) {
+        ++changed_;
+        return upsert_outcome::inserted;
+    }
+
+    auto existing = find(rec.issuer_id, rec.serial);
+    if (!existing) {
+        return error{fmt::format("serial {}: row vanished during the write", rec.serial.to_hex())};
+    }
+    cert_record merged = rec;
+    if (!merged.cert_der) merged.cert_der = existing->cert_der;
+    if (!merged.not_before) merged.not_before = existing->not_before;
+    if (!merged.not_after) merged.not_after = existing->not_after;
+    if (merged.subject.empty()) merged.subject = existing->subject;
+    if (existing->cert_der && rec.cert_der && *existing->cert_der != *rec.cert_der) {
+        // Two certificates with one serial from one CA break RFC 5280 §4.1.2.2; keep the first one seen.
+        return error{fmt::format("serial {}: a different certificate with this serial is already stored",
+                                 rec.serial.to_hex())};
+    }
+    if (existing->status == cert_status::revoked && merged.status != cert_status::revoked) {
+        const std::string how = existing->reason ? fmt::format("with reason {}", reason_name(*existing->reason))
+                                                 : std::string{"(no reason code)"};
+        return error{fmt::format("serial {} is revoked {}; only certificateHold can be lifted (RFC 5280 §5.3.1)",
+                                 rec.serial.to_hex(), how)};
+    }
+    if (merged.same_content(*existing)) return upsert_outcome::unchanged;
+
+    bind_cert(update_, merged);
+    update_.bind(12, seq_);
+    update_.run();
+    ++changed_;
+    return upsert_outcome::updated;
+}
+
+bool cert_index::write_batch::upsert(const cert_record& rec) {
+    auto outcome = merge(rec);
+    if (!outcome) throw index_error(outcome.error_message());
+    return *outcome == upsert_outcome::inserted;
+}
+
+void cert_index::write_batch::commit() {
+    if (changed_ > 0) {
+        auto s = index_.conn_->prepare("UPDATE change_counter SET value = max(value, ?1) WHERE id = 1");
+        s.bind(1, seq_);
+        s.run();
+    }
+    txn_.commit();
+}
+
+// --- change tracking -------------------------------------------------------------------------------------
+
+std::int64_t cert_index::current_change_seq() const {
+    auto& s = cached(stmts_->counter, "SELECT value FROM change_counter WHERE id = 1");
+    reset_guard guard(s);
+    if (!s.step()) throw index_error(fmt::format("{}: change_counter row is missing", conn_->path().string()));
+    return s.column_int(0);
+}
+
+std::vector<changed_cert> cert_index::changes_since(std::int64_t seq, std::size_t limit) const {
+    auto& s = cached(stmts_->changes,
+                     "SELECT issuer_id, serial, change_seq FROM certificates WHERE change_seq > ?1 "
+                     "UNION ALL "
+                     "SELECT issuer_id, serial, change_seq FROM deleted_certificates WHERE change_seq > ?1 "
+                     "ORDER BY change_seq LIMIT ?2");
+    reset_guard guard(s);
+    s.bind(1, seq);
+    s.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    std::vector<changed_cert> out;
+    while (s.step()) {
+        auto serial = serial_number::from_bytes(s.column_blob(1));
+        // Tombstones carry no CHECK (foreign writers may have deleted anything); skip what is not a serial.
+        if (!serial) continue;
+        out.push_back({s.column_int(0), std::move(*serial), s.column_int(2)});
+    }
+    return out;
+}
+
+void cert_index::set_cache_size_kib(std::int64_t kib) {
+    // A negative cache_size is in KiB rather than pages (https://sqlite.org/pragma.html#pragma_cache_size).
+    conn_->exec(fmt::format("PRAGMA cache_size = {}", -std::max<std::int64_t>(kib, 1)));
+}
+
+}  // namespace ocspkit::schema

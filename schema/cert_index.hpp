@@ -1,0 +1,205 @@
+#pragma once
+// The certificate index: the one class that holds SQL (house rule 8). Thread use: one cert_index per
+// thread (SQLite connections are not shared); any number of readers run beside one writer (WAL).
+//
+// Errors: SQLite failures surface as sqlite::sqlite_error (is_busy() for a locked database); a database
+// this build cannot use throws schema_error; a missing issuer or certificate in a write throws
+// not_found_error; other refused writes (duplicate issuer, ...) throw index_error. Expected per-row
+// outcomes of a bulk write are values (write_batch::merge).
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cert_id.hpp"
+#include "common/result.hpp"
+#include "common/serial.hpp"
+#include "common/sqlite.hpp"
+
+namespace ocspkit::schema {
+
+using sys_seconds = std::chrono::sys_seconds;
+
+// The newest schema version this build knows; a database with a higher user_version is refused.
+inline constexpr int current_schema_version = 1;
+
+enum class cert_status : int { good = 0, revoked = 1, hold = 2 };
+
+// RFC 5280 §5.3.1 CRLReason values (7 is unused by the RFC).
+enum class revocation_reason : int {
+    unspecified = 0,
+    key_compromise = 1,
+    ca_compromise = 2,
+    affiliation_changed = 3,
+    superseded = 4,
+    cessation_of_operation = 5,
+    certificate_hold = 6,
+    remove_from_crl = 8,
+    privilege_withdrawn = 9,
+    aa_compromise = 10,
+};
+// Case-insensitive, so that both the RFC 5280 ASN.1 spelling "cACompromise" and the `openssl ca`
+// spelling "CACompromise" are accepted.
+std::optional<revocation_reason> reason_from_name(std::string_view name);  // "keyCompromise", ...
+std::string_view reason_name(revocation_reason r);                          // RFC 5280 ASN.1 spelling
+std::optional<revocation_reason> reason_from_code(std::int64_t code);
+std::string_view status_name(cert_status s);  // "good", "revoked", "hold"
+std::optional<cert_status> status_from_name(std::string_view name);
+
+struct issuer_record {
+    std::int64_t id = 0;
+    std::string subject;  // RFC 2253 form
+    bytes key_id;         // subjectKeyIdentifier (or SHA-1 of the key)
+    issuer_hashes hashes;
+    bytes cert_der;
+    bool enabled = true;
+};
+
+struct cert_record {
+    std::int64_t issuer_id = 0;
+    serial_number serial = *serial_number::from_hex("00");
+    std::optional<sys_seconds> not_before;
+    std::optional<sys_seconds> not_after;
+    cert_status status = cert_status::good;
+    std::optional<sys_seconds> revocation_time;   // set when status is revoked or hold
+    std::optional<revocation_reason> reason;      // hold rows carry certificate_hold
+    std::optional<sys_seconds> invalidity_date;   // RFC 5280 §5.3.2
+    std::optional<std::string> hold_instruction;  // OID text, for hold rows
+    std::string subject;                          // "/C=../CN=.." as index.txt stores it
+    std::optional<bytes> cert_der;
+    std::int64_t change_seq = 0;
+
+    // Equal in everything the index stores except change_seq.
+    bool same_content(const cert_record& other) const;
+};
+
+// The message for a record whose fields contradict its status (revoked without a time, a hold without
+// certificateHold, ...), or nullopt when it is consistent. The schema's CHECK constraints say the same.
+std::optional<std::string> check_consistency(const cert_record& rec);
+
+struct changed_cert {
+    std::int64_t issuer_id;
+    serial_number serial;
+    std::int64_t change_seq;
+};
+
+class index_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+// The database cannot be used by this build: not ours, no schema yet, or a newer schema.
+class schema_error : public index_error {
+public:
+    using index_error::index_error;
+};
+class not_found_error : public index_error {
+public:
+    using index_error::index_error;
+};
+
+enum class upsert_outcome { inserted, updated, unchanged };
+
+class cert_index {
+public:
+    // read_only never creates or migrates. read_write refuses a database without our schema
+    // ("run ocspctl init"); read_write_create creates the file and the schema. Every mode refuses a
+    // database whose schema is newer than current_schema_version. busy_timeout: how long a write waits
+    // for another writer before failing with SQLITE_BUSY.
+    static cert_index open(const std::filesystem::path& file, sqlite::open_mode mode,
+                           std::chrono::milliseconds busy_timeout = std::chrono::milliseconds{5000});
+
+    cert_index(cert_index&&) noexcept;
+    cert_index& operator=(cert_index&&) noexcept;
+    ~cert_index();
+
+    int schema_version() const;
+
+    // --- issuers ---
+    // Throws index_error naming the subject when an issuer with the same name and key is registered.
+    // created_at is bookkeeping for humans only; the overload without it lets SQLite stamp the time.
+    std::int64_t add_issuer(X509* ca_cert);
+    std::int64_t add_issuer(X509* ca_cert, sys_seconds created_at);
+    std::vector<issuer_record> list_issuers() const;
+    std::optional<issuer_record> find_issuer(std::int64_t id) const;
+    // Matches by name hash + key hash (SHA-256), so the same CA in another file is found.
+    std::optional<issuer_record> find_issuer_by_cert(X509* ca_cert) const;
+    // Matches a CertID's issuerNameHash + issuerKeyHash under `alg` (RFC 6960 §4.1.1).
+    std::optional<issuer_record> find_issuer_by_hashes(hash_alg alg, const name_and_key_hash& hashes) const;
+    // Throws not_found_error for an unknown id. A no-op (no change counted) when already in that state.
+    void set_issuer_enabled(std::int64_t id, bool enabled);
+
+    // --- certificates ---
+    std::optional<cert_record> find_certificate(std::int64_t issuer_id, const serial_number& serial) const;
+    // The serial under every issuer that has it, in issuer id order (serials are unique per issuer only).
+    std::vector<cert_record> find_certificates_by_serial(const serial_number& serial) const;
+    std::vector<cert_record> list_certificates(std::optional<std::int64_t> issuer_id,
+                                               std::optional<cert_status> status) const;
+    // Streams rows in (issuer, serial) order without holding them all; for exports of millions of rows.
+    void for_each_certificate(std::optional<std::int64_t> issuer_id, std::optional<cert_status> status,
+                              const std::function<void(const cert_record&)>& visit) const;
+    std::int64_t count_certificates() const;
+    std::int64_t count_certificates(std::optional<std::int64_t> issuer_id, std::optional<cert_status> status) const;
+
+    // Bulk writes: everything between begin_write() and commit() is one transaction with one change
+    // sequence number; destroying the batch without commit() rolls back.
+    class write_batch {
+    public:
+        // Inserts or replaces the row for (issuer, serial). Returns true if the row was new. Throws
+        // index_error where merge() would return an error.
+        bool upsert(const cert_record& rec);
+        // Inserts the row, or updates the stored one: status fields, not_after and (non-empty) subject are
+        // taken from `rec`; cert_der and not_before are kept when `rec` lacks them. Refused (as a value,
+        // nothing written) when `rec` is inconsistent or would lift a permanent revocation: RFC 5280
+        // §5.3.1 lets only certificateHold be undone.
+        result<upsert_outcome> merge(const cert_record& rec);
+        // Sees this batch's own uncommitted writes.
+        std::optional<cert_record> find(std::int64_t issuer_id, const serial_number& serial) const;
+        void commit();
+        std::int64_t change_seq() const noexcept { return seq_; }
+        // Rows inserted or updated so far.
+        std::size_t changed_rows() const noexcept { return changed_; }
+
+    private:
+        friend class cert_index;
+        write_batch(cert_index& index);
+        cert_index& index_;
+        sqlite::transaction txn_;
+        std::int64_t seq_;
+        std::size_t changed_ = 0;
+        std::int64_t checked_issuer_ = 0;  // the last issuer id merge() found registered
+        sqlite::statement insert_;
+        sqlite::statement update_;
+        mutable sqlite::statement select_;  // find() is logically const; stepping changes SQLite state only
+    };
+    write_batch begin_write();
+
+    // --- change tracking: any write (ours or a foreign writer, through triggers) bumps it ---
+    // Issuer changes bump it too but list no certificates: reload issuers when it moves.
+    std::int64_t current_change_seq() const;
+    // Certificates inserted, updated or deleted after `seq`, oldest first, at most `limit`. One bulk
+    // write stamps all its rows with one number, so a result of exactly `limit` entries may have left
+    // out rows with the last number returned: treat it as "everything may have changed".
+    std::vector<changed_cert> changes_since(std::int64_t seq, std::size_t limit = 100000) const;
+
+    // For bulk imports: a larger page cache (in KiB) for this connection.
+    void set_cache_size_kib(std::int64_t kib);
+
+    sqlite::connection& connection() noexcept { return *conn_; }
+
+private:
+    struct statements;
+    explicit cert_index(std::unique_ptr<sqlite::connection> conn);
+    std::int64_t add_issuer_at(X509* ca_cert, std::optional<sys_seconds> created_at);
+    void bump_counter();
+    sqlite::statement& cached(std::optional<sqlite::statement>& slot, std::string_view sql) const;
+
+    // Heap-held so that prepared statements, which point at the connection, survive a move.
+    std::unique_ptr<sqlite::connection> conn_;
+    std::unique_ptr<statements> stmts_;
+};
+
+}  // namespace ocspkit::schema

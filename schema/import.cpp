@@ -1,0 +1,247 @@
+#include "schema/import.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "common/asn1_time.hpp"
+#include "common/openssl_error.hpp"
+#include "common/pem.hpp"
+#include "schema/index_txt.hpp"
+
+namespace ocspkit::schema {
+
+namespace {
+
+// Lines of a file as views into a reused buffer: no allocation per line, which matters at a million lines.
+class line_reader {
+public:
+    explicit line_reader(const std::filesystem::path& file) : name_(file.string()) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(file, ec)) throw load_error(fmt::format("{}: is a directory", name_));
+        in_.open(file, std::ios::binary);
+        if (!in_) throw load_error(fmt::format("{}: cannot open: {}", name_, std::strerror(errno)));
+        buf_.resize(std::size_t{1} << 20);
+    }
+
+    // The next line without its '\n', valid until the next call; false at the end of the file.
+    bool next(std::string_view& line) {
+        while (true) {
+            const char* begin = buf_.data() + pos_;
+            if (const void* nl = std::memchr(begin, '\n', end_ - pos_)) {
+                const auto len = static_cast<std::size_t>(static_cast<const char*>(nl) - begin);
+                line = std::string_view{begin, len};
+                pos_ += len + 1;
+                return true;
+            }
+            if (eof_) {
+                if (pos_ == end_) return false;
+                line = std::string_view{begin, end_ - pos_};  // last line without a newline
+                pos_ = end_;
+                return true;
+            }
+            fill();
+        }
+    }
+
+private:
+    void fill() {
+        std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+        end_ -= pos_;
+        pos_ = 0;
+        if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // a line longer than the buffer
+        in_.read(buf_.data() + end_, static_cast<std::streamsize>(buf_.size() - end_));
+        if (in_.bad()) throw load_error(fmt::format("{}: read error: {}", name_, std::strerror(errno)));
+        end_ += static_cast<std::size_t>(in_.gcount());
+        if (!in_) eof_ = true;  // a short read sets eofbit and failbit
+    }
+
+    std::string name_;
+    std::ifstream in_;
+    std::vector<char> buf_;
+    std::size_t pos_ = 0;
+    std::size_t end_ = 0;
+    bool eof_ = false;
+};
+
+void note(import_report& report, std::size_t max_kept, std::string message) {
+    ++report.bad;
+    if (report.errors.size() < max_kept) report.errors.push_back(std::move(message));
+}
+
+void count(import_counts& counts, upsert_outcome outcome) {
+    switch (outcome) {
+    case upsert_outcome::inserted: ++counts.inserted; break;
+    case upsert_outcome::updated: ++counts.updated; break;
+    case upsert_outcome::unchanged: ++counts.unchanged; break;
+    }
+}
+
+bool is_certificate_file(const std::filesystem::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext == ".pem" || ext == ".crt" || ext == ".cer" || ext == ".der";
+}
+
+// Files named on the command line are taken as they are; directories contribute their certificate files.
+std::vector<std::filesystem::path> expand(const std::vector<std::filesystem::path>& paths, import_report& report,
+                                          std::size_t max_kept) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(p, ec)) {
+            std::vector<std::filesystem::path> found;
+            for (const auto& entry : std::filesystem::directory_iterator(p, ec)) {
+                if (entry.is_regular_file() && is_certificate_file(entry.path())) found.push_back(entry.path());
+            }
+            if (ec) {
+                note(report, max_kept, fmt::format("{}: cannot list: {}", p.string(), ec.message()));
+                continue;
+            }
+            if (found.empty()) {
+                note(report, max_kept, fmt::format("{}: no certificate files (*.pem, *.crt, *.cer, *.der)", p.string()));
+            }
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (std::filesystem::exists(p, ec)) {
+            files.push_back(p);
+        } else {
+            note(report, max_kept, fmt::format("{}: no such file or directory", p.string()));
+        }
+    }
+    return files;
+}
+
+// Checks that `cert` was issued by `ca`, then fills a record from it. Returns the problem otherwise.
+result<cert_record> record_of(X509* cert, X509* ca, const issuer_record& issuer) {
+    auto serial = serial_number::from_asn1(X509_get0_serialNumber(cert));
+    if (!serial) return error{serial.error_message()};
+    const std::string hex = serial->to_hex();
+    // Names, authorityKeyIdentifier and the CA's keyUsage: the checks a chain builder would make.
+    const int rc = X509_check_issued(ca, cert);
+    if (rc != X509_V_OK) {
+        return error{fmt::format("certificate {} ({}) was not issued by {}: {}", hex, subject_oneline(cert),
+                                 issuer.subject, X509_verify_cert_error_string(rc))};
+    }
+    if (X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
+        const std::string queue = drain_openssl_errors();
+        return error{fmt::format("certificate {} ({}): signature does not verify with the key of {}{}", hex,
+                                 subject_oneline(cert), issuer.subject, queue.empty() ? "" : " (" + queue + ")")};
+    }
+    cert_record rec;
+    rec.issuer_id = issuer.id;
+    rec.serial = std::move(*serial);
+    rec.not_before = from_asn1_time(X509_get0_notBefore(cert));
+    rec.not_after = from_asn1_time(X509_get0_notAfter(cert));
+    if (!rec.not_before || !rec.not_after) return error{fmt::format("certificate {}: unreadable validity dates", hex)};
+    rec.subject = subject_oneline(cert);
+    rec.cert_der = der_of(cert);
+    return rec;
+}
+
+}  // namespace
+
+import_report import_index_file(cert_index& index, std::int64_t issuer_id, const std::filesystem::path& file,
+                                const index_import_options& options) {
+    if (!index.find_issuer(issuer_id)) throw not_found_error(fmt::format("issuer ID {} is not registered", issuer_id));
+    const std::string name = file.string();
+    line_reader reader(file);
+    index.set_cache_size_kib(options.cache_kib);
+
+    import_report report;
+    auto batch = index.begin_write();
+    std::string_view line;
+    std::size_t line_no = 0;
+    cert_record rec;
+    while (reader.next(line)) {
+        ++line_no;
+        if (line.empty() || line == "\r" || line.front() == '#') continue;
+        ++report.records;
+        if (auto problem = index_txt::parse_line_into(line, rec)) {
+            note(report, options.max_errors_kept, fmt::format("{}:{}: {}", name, line_no, *problem));
+            continue;
+        }
+        rec.issuer_id = issuer_id;
+        auto outcome = batch.merge(rec);
+        if (!outcome) {
+            note(report, options.max_errors_kept, fmt::format("{}:{}: {}", name, line_no, outcome.error_message()));
+            continue;
+        }
+        count(report.counts, *outcome);
+    }
+    // Without skip_bad, one bad line rejects the file: returning here rolls the batch back.
+    if (report.bad > 0 && !options.skip_bad) return report;
+    report.counts.skipped = report.bad;
+    batch.commit();
+    report.committed = true;
+    return report;
+}
+
+import_report import_certificate_files(cert_index& index, const issuer_record& issuer,
+                                       const std::vector<std::filesystem::path>& paths, std::size_t max_errors_kept) {
+    import_report report;
+    const auto files = expand(paths, report, max_errors_kept);
+
+    const unsigned char* p = issuer.cert_der.data();
+    ossl::x509_ptr ca{d2i_X509(nullptr, &p, static_cast<long>(issuer.cert_der.size()))};
+    if (!ca) throw openssl_error(fmt::format("issuer ID {}: stored certificate does not parse", issuer.id));
+
+    auto batch = index.begin_write();
+    for (const auto& file : files) {
+        std::vector<ossl::x509_ptr> certs;
+        try {
+            certs = load_certificates(file);
+        } catch (const load_error& e) {
+            ++report.records;
+            note(report, max_errors_kept, e.what());
+            continue;
+        }
+        for (std::size_t i = 0; i < certs.size(); ++i) {
+            ++report.records;
+            const std::string where =
+                certs.size() == 1 ? file.string() : fmt::format("{} (certificate {})", file.string(), i + 1);
+            auto rec = record_of(certs[i].get(), ca.get(), issuer);
+            if (!rec) {
+                note(report, max_errors_kept, fmt::format("{}: {}", where, rec.error_message()));
+                continue;
+            }
+            // A stored row keeps its status: the certificate says nothing about revocation.
+            if (auto existing = batch.find(rec->issuer_id, rec->serial)) {
+                rec->status = existing->status;
+                rec->revocation_time = existing->revocation_time;
+                rec->reason = existing->reason;
+                rec->invalidity_date = existing->invalidity_date;
+                rec->hold_instruction = existing->hold_instruction;
+            }
+            auto outcome = batch.merge(*rec);
+            if (!outcome) {
+                note(report, max_errors_kept, fmt::format("{}: {}", where, outcome.error_message()));
+                continue;
+            }
+            count(report.counts, *outcome);
+        }
+    }
+    if (report.bad > 0) return report;  // all or nothing: the batch rolls back
+    batch.commit();
+    report.committed = true;
+    return report;
+}
+
+export_report export_index(const cert_index& index, std::optional<std::int64_t> issuer_id, std::ostream& out) {
+    export_report report;
+    index.for_each_certificate(issuer_id, std::nullopt, [&](const cert_record& rec) {
+        auto formatted = index_txt::format_line(rec);
+        out << formatted.line << '\n';
+        if (formatted.warning) report.warnings.push_back(std::move(*formatted.warning));
+        ++report.rows;
+    });
+    return report;
+}
+
+}  // namespace ocspkit::schema

@@ -1,0 +1,160 @@
+#include "schema/migrations.hpp"
+
+#include <array>
+
+namespace ocspkit::schema {
+
+namespace {
+
+// Version 1.
+//
+// Times are unix seconds (UTC). Serials are the canonical big-endian magnitude (common/serial.hpp): at
+// most 20 octets (RFC 5280 §4.1.2.2), no leading zero octet, so that one number has one key.
+//
+// Change tracking. change_counter.value only grows. Our writers (cert_index::write_batch) take the write
+// lock, stamp every row they touch with value + 1 and store value + 1 when they commit: one number per
+// transaction. Our connections run with triggers off (SQLITE_DBCONFIG_ENABLE_TRIGGER) because they do
+// this in code. Any other client (the sqlite3 CLI, a script) fires the triggers: an inserted or updated
+// row not stamped value + 1 gets the counter bumped and the new value stamped; a deletion bumps the
+// counter and leaves a tombstone. Readers (the responder) poll the counter and ask for rows stamped
+// after the last value they saw.
+//
+// The CHECK constraints repeat cert_index's consistency rules so that foreign writers cannot store a
+// revoked row without a revocation time, which no OCSP response could express (RFC 6960 §4.2.1
+// RevokedInfo.revocationTime is mandatory).
+constexpr std::string_view v1_sql = R"sql(
+CREATE TABLE change_counter (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL CHECK (value >= 0)
+) STRICT;
+INSERT INTO change_counter (id, value) VALUES (1, 0);
+
+CREATE TRIGGER change_counter_no_delete BEFORE DELETE ON change_counter
+BEGIN
+    SELECT RAISE(ABORT, 'the change_counter row must not be deleted');
+END;
+CREATE TRIGGER change_counter_monotonic BEFORE UPDATE ON change_counter
+WHEN NEW.value < OLD.value
+BEGIN
+    SELECT RAISE(ABORT, 'change_counter.value must not decrease');
+END;
+
+-- One row per CA whose certificates we answer for. The hashes are the CertID material of RFC 6960
+-- §4.1.1 under every algorithm a client may pick, computed once when the issuer is added.
+CREATE TABLE issuers (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject          TEXT    NOT NULL,
+    subject_der      BLOB    NOT NULL,
+    key_id           BLOB    NOT NULL,
+    name_hash_sha1   BLOB    NOT NULL,
+    key_hash_sha1    BLOB    NOT NULL,
+    name_hash_sha256 BLOB    NOT NULL,
+    key_hash_sha256  BLOB    NOT NULL,
+    name_hash_sha384 BLOB    NOT NULL,
+    key_hash_sha384  BLOB    NOT NULL,
+    name_hash_sha512 BLOB    NOT NULL,
+    key_hash_sha512  BLOB    NOT NULL,
+    cert_der         BLOB    NOT NULL,
+    enabled          INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_at       INTEGER NOT NULL DEFAULT (unixepoch()),
+    UNIQUE (name_hash_sha256, key_hash_sha256)
+) STRICT;
+
+CREATE TRIGGER issuers_changed_insert AFTER INSERT ON issuers
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER issuers_changed_update AFTER UPDATE ON issuers
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER issuers_changed_delete AFTER DELETE ON issuers
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+END;
+
+-- status: 0 good, 1 revoked, 2 on hold (revoked with reason certificateHold, RFC 5280 §5.3.1, the only
+-- revocation that can be undone). reason is the CRLReason code; removeFromCRL (8) is not stored because
+-- it means "no longer on hold", i.e. good.
+CREATE TABLE certificates (
+    issuer_id        INTEGER NOT NULL REFERENCES issuers (id),
+    serial           BLOB    NOT NULL CHECK (length(serial) BETWEEN 1 AND 20
+                                             AND (length(serial) = 1 OR substr(serial, 1, 1) <> x'00')),
+    not_before       INTEGER,
+    not_after        INTEGER,
+    status           INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
+    revocation_time  INTEGER,
+    reason           INTEGER CHECK (reason IN (0, 1, 2, 3, 4, 5, 6, 9, 10)),
+    invalidity_date  INTEGER,
+    hold_instruction TEXT,
+    subject          TEXT    NOT NULL DEFAULT '',
+    cert_der         BLOB,
+    change_seq       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (issuer_id, serial),
+    CHECK ((status = 0) = (revocation_time IS NULL)),
+    CHECK ((status = 2) = (reason IS 6)),
+    CHECK (status <> 0 OR (reason IS NULL AND invalidity_date IS NULL)),
+    CHECK (hold_instruction IS NULL OR status = 2)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX certificates_change_seq ON certificates (change_seq);
+
+-- Foreign key enforcement is off by default in other SQLite clients; an issuer with certificates would
+-- leave orphans behind. Disabling is the supported way to stop answering for a CA.
+CREATE TRIGGER issuers_no_orphans BEFORE DELETE ON issuers
+WHEN EXISTS (SELECT 1 FROM certificates WHERE issuer_id = OLD.id)
+BEGIN
+    SELECT RAISE(ABORT, 'issuer still has certificates; disable it instead of deleting it');
+END;
+
+CREATE TABLE deleted_certificates (
+    issuer_id  INTEGER NOT NULL,
+    serial     BLOB    NOT NULL,
+    change_seq INTEGER NOT NULL,
+    PRIMARY KEY (issuer_id, serial)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX deleted_certificates_change_seq ON deleted_certificates (change_seq);
+
+CREATE TRIGGER certificates_stamp_insert AFTER INSERT ON certificates
+WHEN NEW.change_seq IS NOT (SELECT value + 1 FROM change_counter WHERE id = 1)
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+    UPDATE certificates SET change_seq = (SELECT value FROM change_counter WHERE id = 1)
+     WHERE issuer_id = NEW.issuer_id AND serial = NEW.serial;
+END;
+
+CREATE TRIGGER certificates_stamp_update AFTER UPDATE ON certificates
+WHEN NEW.change_seq IS NOT (SELECT value + 1 FROM change_counter WHERE id = 1)
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+    UPDATE certificates SET change_seq = (SELECT value FROM change_counter WHERE id = 1)
+     WHERE issuer_id = NEW.issuer_id AND serial = NEW.serial;
+END;
+
+-- An UPDATE that changes the key makes the old key disappear, which readers must hear about too.
+CREATE TRIGGER certificates_rekey AFTER UPDATE OF issuer_id, serial ON certificates
+WHEN NEW.issuer_id IS NOT OLD.issuer_id OR NEW.serial IS NOT OLD.serial
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+    INSERT OR REPLACE INTO deleted_certificates (issuer_id, serial, change_seq)
+    VALUES (OLD.issuer_id, OLD.serial, (SELECT value FROM change_counter WHERE id = 1));
+END;
+
+CREATE TRIGGER certificates_delete AFTER DELETE ON certificates
+BEGIN
+    UPDATE change_counter SET value = value + 1 WHERE id = 1;
+    INSERT OR REPLACE INTO deleted_certificates (issuer_id, serial, change_seq)
+    VALUES (OLD.issuer_id, OLD.serial, (SELECT value FROM change_counter WHERE id = 1));
+END;
+)sql";
+
+constexpr std::array<migration, 1> all{{
+    {1, v1_sql},
+}};
+
+}  // namespace
+
+std::span<const migration> migrations() { return all; }
+
+}  // namespace ocspkit::schema

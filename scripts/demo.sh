@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The demo: builds ocspkit, makes a small PKI with `openssl ca`, fills the index with ocspctl, starts
+# ocsp-responder on a loopback port, queries it with `openssl ocsp`, revokes a certificate, shows the
+# new answer, and stops everything it started.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/install-deps.sh"
+cd "$root"
+echo "== building"
+cmake --preset default >/dev/null
+cmake --build --preset default -j "$(nproc)" >/dev/null
+bin="$root/build"
+ocspctl="$bin/schema/ocspctl"
+responder="$bin/responder/ocsp-responder"
+
+work="$(mktemp -d -t ocspkit-demo.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+url="http://127.0.0.1:$port"
+
+step "a demo CA made with openssl (EC P-256), issuing three certificates whose AIA points at $url"
+mkdir -p ca/certs && touch ca/index.txt && echo 1000 > ca/serial
+cat > ca/ca.cnf <<CNF
+[ ca ]
+default_ca = demo
+[ demo ]
+dir = $work/ca
+database = \$dir/index.txt
+new_certs_dir = \$dir/certs
+serial = \$dir/serial
+certificate = \$dir/ca.pem
+private_key = \$dir/ca.key
+default_md = sha256
+default_days = 90
+policy = any
+unique_subject = no
+[ any ]
+commonName = supplied
+[ req ]
+distinguished_name = dn
+[ dn ]
+[ v3_ca ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ leaf ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth,clientAuth
+authorityInfoAccess = OCSP;URI:$url
+[ ocsp ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = OCSPSigning
+noCheck = ignored
+CNF
+genkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; chmod 600 "$1"; }
+genkey ca/ca.key
+openssl req -new -x509 -key ca/ca.key -out ca/ca.pem -days 365 -subj "/O=ocspkit demo/CN=Demo Issuing CA" \
+  -config ca/ca.cnf -extensions v3_ca
+issue() {
+  genkey "ca/$1.key"
+  openssl req -new -key "ca/$1.key" -subj "/CN=$1" -out "ca/$1.csr" -config ca/ca.cnf
+  openssl ca -batch -config ca/ca.cnf -extensions "${2:-leaf}" -in "ca/$1.csr" -out "ca/$1.pem" -notext 2>/dev/null
+}
+issue www.demo.test; issue api.demo.test; issue old.demo.test; issue ocsp-signer ocsp
+openssl ca -config ca/ca.cnf -revoke ca/old.demo.test.pem -crl_reason superseded 2>/dev/null
+show cat ca/index.txt
+
+step "the certificate index: init, register the CA, import openssl's index.txt"
+export OCSPKIT_DB="$work/index.db"
+show "$ocspctl" init
+show "$ocspctl" issuer add ca/ca.pem
+show "$ocspctl" import-index --issuer ca/ca.pem ca/index.txt
+show "$ocspctl" list
+
+step "ocsp-responder on $url, signing with a delegated OCSP signer"
+cat > responder.toml <<TOML
+database = "$work/index.db"
+[server]
+listen = ["127.0.0.1:$port"]
+[log]
+level = "info"
+access_log = true
+[[issuer]]
+name = "demo"
+ca = "ca/ca.pem"
+signer_cert = "ca/ocsp-signer.pem"
+signer_key = "ca/ocsp-signer.key"
+TOML
+show cat responder.toml
+show "$responder" --config responder.toml --check-config
+"$responder" --config responder.toml --ready-file ready >responder.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [[ -s ready ]] && break; sleep 0.05; done
+[[ -s ready ]] || { cat responder.log; exit 1; }
+
+query() { show openssl ocsp -url "$url" -issuer ca/ca.pem -CAfile ca/ca.pem "$@"; }
+step "openssl ocsp: a good, a revoked and a never-issued serial, verified against the CA"
+query -cert ca/www.demo.test.pem -cert ca/old.demo.test.pem -serial 0xDEADBEEF -nonce
+
+step "revoke api.demo.test (keyCompromise) while the responder runs"
+api_serial="$(openssl x509 -in ca/api.demo.test.pem -noout -serial | cut -d= -f2)"
+query -cert ca/api.demo.test.pem
+show "$ocspctl" revoke "$api_serial" --reason keyCompromise
+sleep 0.3
+query -cert ca/api.demo.test.pem
+
+step "the same answer over HTTP GET (RFC 5019), with its caching headers"
+openssl ocsp -issuer ca/ca.pem -cert ca/www.demo.test.pem -no_nonce -reqout req.der
+get_path="$(base64 -w0 req.der | python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')"
+show curl -sS -D - -o resp.der "$url/$get_path"
+show openssl ocsp -respin resp.der -CAfile ca/ca.pem -issuer ca/ca.pem -cert ca/www.demo.test.pem
+
+step "health and a few metrics"
+show curl -sS "$url/health"
+curl -sS "$url/metrics" | grep -E '^ocsp_(responses_total|cert_status_total|cache_(hits|misses)_total|signatures_total)'
+
+step "the responder's log"
+kill -TERM "${pids[0]}"; wait "${pids[0]}" || true; pids=()
+cat responder.log
+step "done: every process stopped, $work removed"
