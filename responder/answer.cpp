@@ -1,8 +1,10 @@
 #include "responder/answer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 
 #include <openssl/objects.h>
 

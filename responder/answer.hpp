@@ -98,15 +98,24 @@ struct answer_result {
 // An unsigned error response: OCSPResponse with only responseStatus (RFC 6960 §4.2.1).
 std::vector<std::uint8_t> error_response(ocsp_status status);
 
-// Builds and signs the answer to a decoded request. All CertIDs must belong to one issuer (mixed
-// issuers -> unauthorized would be wrong; they are answered with the first issuer's signer only if
-// all match, otherwise `unauthorized`). Never throws for client input; signing failures give
-// internalError with detail.
+// Builds and signs the answer to a decoded request: one SingleResponse per CertID, in request order.
+//  - decode errors (malformed, too_many_cert_ids) -> malformedRequest;
+//  - a CertID whose issuer is not in `issuers`, or CertIDs that would need two different signers
+//    -> unauthorized (RFC 6960 §2.3); response-level settings (nonce policy, validity, backdate,
+//    certs) come from the first CertID's profile;
+//  - bad_nonce -> malformedRequest unless that profile ignores nonces (RFC 9654 §2.1 binds responders
+//    that support nonces); nonce_policy::required without a nonce -> malformedRequest;
+//  - a lookup that throws sqlite::sqlite_error "busy" -> tryLater, anything else -> internalError;
+//  - a signing failure -> internalError.
+// Never throws; `meta.detail` says why for the log.
 answer_result answer(const decode_result& decoded, const issuer_set& issuers, const cert_lookup& lookup,
                      sys_seconds now);
 
 // Signs a response for exactly the given CertIDs and statuses (used by answer() and by the
-// pre-signing cache). `nonce` is echoed when present.
+// pre-signing cache). `nonce` (the nonce octets) is echoed in the RFC 9654 form when present.
+// producedAt = now, thisUpdate = now - backdate, nextUpdate = now + validity (at most the signer's
+// notAfter). Throws std::invalid_argument when ids and statuses differ in number or are empty, and
+// openssl_error when signing fails.
 std::vector<std::uint8_t> sign_response(const issuer_profile& issuer, std::span<const requested_cert> ids,
                                         std::span<const single_status> statuses,
                                         const std::optional<bytes>& nonce, sys_seconds now,

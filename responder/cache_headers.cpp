@@ -161,7 +161,7 @@ std::optional<sys_seconds> parse_http_date(std::string_view text) {
 }
 
 http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
-                                     bool is_get, sys_seconds now) {
+                                     bool is_get, sys_seconds now, std::string_view precomputed_etag) {
     http_cache_headers h;
     const bool unknown = std::any_of(meta.cert_states.begin(), meta.cert_states.end(),
                                      [](cert_state s) { return s == cert_state::unknown; });
@@ -179,12 +179,16 @@ http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<cons
     h.last_modified = imf_fixdate(meta.this_update);
     h.expires = imf_fixdate(meta.next_update);
 
+    h.etag = precomputed_etag.empty() ? response_etag(response_der) : std::string(precomputed_etag);
+    return h;
+}
+
+std::string response_etag(std::span<const std::uint8_t> response_der) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (EVP_Digest(response_der.data(), response_der.size(), md, &md_len, EVP_sha256(), nullptr) != 1)
         throw openssl_error("hashing a response for its ETag");
-    h.etag = "\"" + to_hex(md, std::min<std::size_t>(md_len, etag_octets)) + "\"";
-    return h;
+    return "\"" + to_hex(md, std::min<std::size_t>(md_len, etag_octets)) + "\"";
 }
 
 bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,

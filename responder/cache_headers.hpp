@@ -1,8 +1,11 @@
 #pragma once
 // RFC 5019 §6 / RFC 9919 HTTP caching headers for OCSP answers.
 #include <chrono>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "responder/answer.hpp"
 
@@ -18,8 +21,13 @@ struct http_cache_headers {
 // Cacheable GET answers (successful, no nonce, no `unknown`) get
 // "max-age=<until nextUpdate>, public, no-transform, must-revalidate" and the validators; everything
 // else "no-cache" (so a shared cache in front never keeps an error or a nonce answer).
+// `precomputed_etag` (the same quoted form) spares hashing the response on every request.
 http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
-                                     bool is_get, sys_seconds now);
+                                     bool is_get, sys_seconds now, std::string_view precomputed_etag = {});
+
+// The strong ETag of a response: the quoted hex of the first 16 octets of SHA-256 over its DER.
+// cache_headers_for uses it unless given a precomputed one, which must come from here too.
+std::string response_etag(std::span<const std::uint8_t> response_der);
 
 // Conditional GET (RFC 9110 §13.1): true when the client's validators match and a 304 is due.
 bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,

@@ -233,7 +233,7 @@ asio::awaitable<void> http_server::session(tcp::socket socket) {
                 }
                 const sys_seconds now = clock_.now_seconds();
                 r.content_type = "application/ocsp-response";
-                r.cache = cache_headers_for(r.ocsp->meta, r.ocsp->der, is_get, now);
+                r.cache = cache_headers_for(r.ocsp->meta, r.ocsp->der, is_get, now, r.ocsp->etag);
                 auto if_none_match = req.find(http::field::if_none_match);
                 auto if_modified_since = req.find(http::field::if_modified_since);
                 std::optional<std::string_view> inm, ims;

@@ -1,5 +1,6 @@
 #include "responder/ocsp_request.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/pem.hpp"
+#include "responder/cache_headers.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
@@ -26,11 +27,6 @@ std::shared_ptr<const cached_answer> error_answer(ocsp_status status) {
     return a;
 }
 
-std::string strong_etag(const std::vector<std::uint8_t>& der) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(der.data(), der.size(), digest);
-    return "\"" + to_hex(digest, 16) + "\"";
-}
 
 }  // namespace
 
@@ -147,7 +143,7 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
         return entry;
     }
     metrics_.count_signature();
-    entry->etag = strong_etag(entry->der);
+    entry->etag = response_etag(entry->der);
     const auto validity = result.meta.next_update - now;
     entry->refresh_at = now + validity / 2;
     for (const auto& c : decoded.request.certs) entry->serials.push_back(c.serial.bytes());
@@ -166,7 +162,8 @@ asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_reque
     metrics_.count_cache(false);
 
     decode_result decoded = decode_request(der, limits_);
-    if (decoded.error != request_error::none) {
+    // A bad nonce is the issuer's policy to judge (`ignore` answers without one), so answer() sees it.
+    if (decoded.error != request_error::none && decoded.error != request_error::bad_nonce) {
         logger()->debug("malformed request: {}", decoded.detail);
         co_return malformed_;
     }
@@ -250,7 +247,16 @@ void ocsp_service::watch_changes(std::stop_token stop) {
             if (seen < 0) {
                 seen = seq;
             } else if (seq != seen) {
-                auto changes = index->changes_since(seen);
+                constexpr std::size_t change_limit = 100000;
+                auto changes = index->changes_since(seen, change_limit);
+                if (changes.size() >= change_limit) {
+                    // A bulk change (e.g. a large import): dropping everything is cheaper than listing it.
+                    cache_.clear();
+                    seen = seq;
+                    apply_issuer_flags(*index);
+                    logger()->info("index changed (sequence {}): bulk change, cache cleared", seq);
+                    continue;
+                }
                 std::size_t resigned = 0;
                 for (const auto& c : changes) {
                     for (auto& key : cache_.invalidate(c.issuer_id, c.serial.bytes())) {

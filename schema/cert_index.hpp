@@ -148,8 +148,8 @@ public:
     // sequence number; destroying the batch without commit() rolls back.
     class write_batch {
     public:
-        // Inserts or replaces the row for (issuer, serial). Returns true if the row was new. Throws
-        // index_error where merge() would return an error.
+        // merge() for callers that treat a refusal as an exception: throws index_error with merge()'s
+        // message. Returns true if the row was new.
         bool upsert(const cert_record& rec);
         // Inserts the row, or updates the stored one: status fields, not_after and (non-empty) subject are
         // taken from `rec`; cert_der and not_before are kept when `rec` lacks them. Refused (as a value,

@@ -37,9 +37,12 @@ struct index_import_options {
     std::size_t max_errors_kept = 100;
     // Page cache for the import's connection; a million-row import touches ~100 MB of B-tree pages.
     std::int64_t cache_kib = 256 * 1024;
+    // Lines are sorted by serial before writing, in chunks of about this much memory.
+    std::size_t chunk_bytes = std::size_t{192} << 20;
 };
 
-// Lines that are empty or start with '#' (which OpenSSL's TXT_DB also skips) are not records.
+// Lines that are empty or start with '#' (which OpenSSL's TXT_DB also skips) are not records. A serial
+// that appears twice (within one chunk, see chunk_bytes) is a bad line, as it is for OpenSSL.
 import_report import_index_file(cert_index& index, std::int64_t issuer_id, const std::filesystem::path& file,
                                 const index_import_options& options = {});
 

@@ -582,17 +582,26 @@ std::uint64_t* shm_writer::slot(std::uint32_t index) const noexcept { return slo
 std::uint64_t shm_writer::generation() const noexcept { return load_acquire(header_word(base_, off_generation)); }
 
 void shm_writer::recover() noexcept {
-    // A previous writer that died inside a slot left its seq odd and its data torn: drop the entry.
+    // A previous writer that died inside a slot left its seq odd and its data torn; a damaged file may
+    // hold values no writer stores. Either way the entry is dropped (the daemon fetches it again).
     live_ = 0;
+    const std::size_t max_der = max_der_len();
     for (std::uint32_t i = 0; i < capacity_; ++i) {
         std::uint64_t* s = slot(i);
         const std::uint64_t seq = load_relaxed(s + w_seq);
-        if ((seq & 1) != 0) {
+        const meta_fields m = split_meta(load_relaxed(s + w_meta));
+        const bool sane = m.state == state_empty || m.state == state_tombstone ||
+                          (m.state == state_full && valid_status(m.status) && valid_action(m.action) &&
+                           valid_action(m.expired) && m.der_len <= max_der &&
+                           (m.der_len != 0 || m.action != static_cast<std::uint8_t>(staple_action::staple)));
+        if ((seq & 1) != 0 || !sane) {
+            store_relaxed(s + w_seq, seq | 1);
             store_release(s + w_meta, make_meta(state_tombstone, cert_status::unknown, staple_action::no_staple,
                                                 staple_action::no_staple, 0));
-            store_release(s + w_seq, seq + 1);
+            store_release(s + w_seq, (seq | 1) + 1);
+        } else if (m.state == state_full) {
+            ++live_;
         }
-        if (split_meta(load_relaxed(s + w_meta)).state == state_full) ++live_;
     }
 }
 

@@ -39,7 +39,7 @@ enum class reject_reason : std::uint8_t {
     too_large,              // longer than max_size
     malformed,              // not exactly one DER OCSPResponse, or no BasicOCSPResponse inside
     unsuccessful_status,    // responseStatus other than successful (tryLater, internalError, ...)
-    not_basic,              // responseBytes of a type other than id-pkix-ocsp-basic
+    not_basic,              // responseBytes absent, of another type than id-pkix-ocsp-basic, or undecodable
     signer_not_found,       // responderID names neither the issuer nor a certificate in `certs`
     signer_not_authorized,  // delegated signer not issued by the issuer, without id-kp-OCSPSigning, or outside its validity
     bad_signature,          // the signature does not verify under the signer's key

@@ -328,7 +328,8 @@ int cmd_unrevoke(context& c, const std::string& serial_text, const std::string& 
     if (rec.status == cert_status::revoked) {
         // RFC 5280 §5.3.1: only a certificateHold revocation is temporary.
         bad_input(fmt::format("serial {} is revoked {}; only certificateHold can be lifted", serial.to_hex(),
-                              describe_revocation(rec)));
+                              rec.reason ? fmt::format("with reason {}", schema::reason_name(*rec.reason))
+                                         : std::string{"(no reason code)"}));
     }
     rec.status = cert_status::good;
     rec.revocation_time.reset();

@@ -76,7 +76,7 @@ class _Server:
                 code = self.proc.returncode
                 self._close_console()
                 raise AssertionError(f"{self.name} exited {code} at start:\n{self.logs()}")
-            if port_open(self.port):
+            if port_open(self.port) and self.proc.poll() is None:
                 return self
             time.sleep(0.05)
         self.stop()

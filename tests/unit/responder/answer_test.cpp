@@ -3,6 +3,8 @@
 // for every key type, by Python's cryptography.x509.ocsp.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -11,6 +13,8 @@
 
 #include "common/asn1_time.hpp"
 #include "common/sqlite.hpp"
+#include "common/openssl_error.hpp"
+#include "common/pem.hpp"
 #include "responder/answer.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
@@ -279,7 +283,7 @@ INSTANTIATE_TEST_SUITE_P(
         nonce_case{"ignore_with_129_octet_nonce", nonce_policy::ignore, nonce_in_request::too_long,
                    ocsp_status::successful, false},
         nonce_case{"ignore_without_nonce", nonce_policy::ignore, nonce_in_request::none, ocsp_status::successful, false}),
-    [](const ::testing::TestParamInfo<nonce_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<nonce_case>& p) { return p.param.name; });
 
 // --- extensions ---
 TEST_F(answer_test, unknown_serial_under_revoked_policy_carries_extended_revoke) {
@@ -364,7 +368,7 @@ INSTANTIATE_TEST_SUITE_P(
                       single_extension_case{"valid_certificate_gets_no_cutoff", false, true, false, false},
                       single_extension_case{"invalidity_date", false, false, true, false},
                       single_extension_case{"invalidity_date_and_archive_cutoff", true, true, true, true}),
-    [](const ::testing::TestParamInfo<single_extension_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<single_extension_case>& p) { return p.param.name; });
 
 TEST_F(answer_test, hold_and_unspecified_reasons_on_the_wire) {
     schema::cert_record hold;
@@ -399,7 +403,7 @@ TEST_F(answer_test, delegated_signer_certificate_travels_with_the_response) {
 TEST_F(answer_test, ca_signed_response_carries_no_certificates) {
     const auto r = run(one_issuer(ca_signer(main_ca())), make_request_der({.certs = {{main_ca().cert.get(), "01"}}}));
     const auto parsed = parse_response(r.der);
-    EXPECT_EQ(sk_X509_num(OCSP_resp_get0_certs(parsed.basic.get())), 0);
+    EXPECT_EQ(certificate_count(parsed.basic.get()), 0);
     EXPECT_EQ(verify_with_ca(parsed.basic.get(), main_ca().cert.get()), 1);
 }
 
@@ -408,7 +412,7 @@ TEST_F(answer_test, delegated_certificate_left_out_on_request) {
     const auto set = one_issuer(delegated_signer(main_ca(), d), [](issuer_profile& p) { p.include_signer_cert = false; });
     const auto r = run(set, make_request_der({.certs = {{main_ca().cert.get(), "01"}}}));
     const auto parsed = parse_response(r.der);
-    EXPECT_EQ(sk_X509_num(OCSP_resp_get0_certs(parsed.basic.get())), 0);
+    EXPECT_EQ(certificate_count(parsed.basic.get()), 0);
     // Without the certificate the client cannot find the signer, with it out of band it can.
     EXPECT_LE(verify_with_ca(parsed.basic.get(), main_ca().cert.get()), 0);
     ERR_clear_error();
@@ -445,8 +449,8 @@ TEST_P(responder_ids, name_the_signer) {
 
 INSTANTIATE_TEST_SUITE_P(forms, responder_ids,
                          ::testing::Values(responder_id_form::by_key_hash, responder_id_form::by_name),
-                         [](const ::testing::TestParamInfo<responder_id_form>& info) {
-                             return info.param == responder_id_form::by_key_hash ? "by_key_hash" : "by_name";
+                         [](const ::testing::TestParamInfo<responder_id_form>& p) {
+                             return p.param == responder_id_form::by_key_hash ? "by_key_hash" : "by_name";
                          });
 
 // --- times ---

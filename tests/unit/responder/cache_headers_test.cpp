@@ -1,8 +1,11 @@
 // HTTP caching of OCSP answers (RFC 5019 §6.2) and conditional GET (RFC 9110 §13.1).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <openssl/evp.h>
 
+#include "common/openssl_error.hpp"
 #include "responder/cache_headers.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
@@ -42,6 +45,15 @@ TEST(cache_headers, cacheable_get_answer_gets_validators_and_max_age) {
     EXPECT_EQ(*h.etag, "\"" + sha256_prefix_hex(der, 16) + "\"");
     // Another response, another tag.
     EXPECT_NE(cache_headers_for(cacheable_meta(), filled(200, 2), true, reference_time).etag, h.etag);
+}
+
+TEST(cache_headers, precomputed_etag_is_used_as_given) {
+    const bytes der = filled(80);
+    const std::string etag = response_etag(der);
+    EXPECT_EQ(etag, "\"" + sha256_prefix_hex(der, 16) + "\"");
+    EXPECT_EQ(cache_headers_for(cacheable_meta(), der, true, reference_time, etag).etag, etag);
+    // The bytes are not hashed again when a tag is given (a cached answer's tag is computed once).
+    EXPECT_EQ(cache_headers_for(cacheable_meta(), der, true, reference_time, "\"cached\"").etag, "\"cached\"");
 }
 
 TEST(cache_headers, max_age_shrinks_with_time_and_never_goes_negative) {
@@ -95,7 +107,7 @@ INSTANTIATE_TEST_SUITE_P(
         no_cache_case{"unauthorized", [](answer_metadata& m) { m.status = ocsp_status::unauthorized; }},
         no_cache_case{"try_later", [](answer_metadata& m) { m.status = ocsp_status::try_later; }},
         no_cache_case{"not_marked_cacheable", [](answer_metadata& m) { m.cacheable = false; }}),
-    [](const ::testing::TestParamInfo<no_cache_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<no_cache_case>& p) { return p.param.name; });
 
 TEST(http_dates, imf_fixdate_formats_the_rfc_example) {
     EXPECT_EQ(imf_fixdate(rfc_example), "Sun, 06 Nov 1994 08:49:37 GMT");
@@ -135,7 +147,7 @@ INSTANTIATE_TEST_SUITE_P(
         date_case{"trailing_text", "Sun, 06 Nov 1994 08:49:37 GMT x", std::nullopt},
         date_case{"iso8601", "1994-11-06T08:49:37Z", std::nullopt},
         date_case{"empty", "", std::nullopt}),
-    [](const ::testing::TestParamInfo<date_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<date_case>& p) { return p.param.name; });
 
 struct conditional_case {
     std::string name;
@@ -182,7 +194,7 @@ INSTANTIATE_TEST_SUITE_P(
         conditional_case{"modified_since_earlier", std::nullopt, "Wed, 31 Dec 2025 22:59:59 GMT", false},
         conditional_case{"modified_since_rfc850", std::nullopt, "Thursday, 01-Jan-26 00:00:00 GMT", true},
         conditional_case{"modified_since_garbage", std::nullopt, "yesterday", false}),
-    [](const ::testing::TestParamInfo<conditional_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<conditional_case>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace ocspkit::responder

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <openssl/err.h>
 
+#include "common/openssl_error.hpp"
 #include "responder/answer.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
@@ -43,8 +44,8 @@ struct key_case {
     responder_id_form id_form = responder_id_form::by_key_hash;
 };
 
-std::string key_case_name(const ::testing::TestParamInfo<key_case>& info) {
-    const auto& c = info.param;
+std::string key_case_name(const ::testing::TestParamInfo<key_case>& p) {
+    const auto& c = p.param;
     return fmt::format("{}_{}{}_{}_{}", key_type_name(c.type), c.kind == signer_kind::ca ? "ca" : "delegated",
                        c.padding == rsa_padding::pss ? "_pss" : "", hash_name(c.cert_id_alg),
                        c.id_form == responder_id_form::by_key_hash ? "by_key" : "by_name");
@@ -179,9 +180,9 @@ struct cli_case {
     hash_alg alg;
 };
 
-class openssl_cli : public ::testing::TestWithParam<cli_case> {};
+class openssl_ocsp_client : public ::testing::TestWithParam<cli_case> {};
 
-TEST_P(openssl_cli, verifies_and_reports_each_status) {
+TEST_P(openssl_ocsp_client, verifies_and_reports_each_status) {
     const auto& c = GetParam();
     const sys_seconds now = wall_clock_now();
     const ocspkit::test::cert_options validity{.not_before = now - 24h, .not_after = now + 24h * 30};
@@ -240,11 +241,11 @@ TEST_P(openssl_cli, verifies_and_reports_each_status) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    cases, openssl_cli,
+    cases, openssl_ocsp_client,
     ::testing::Values(cli_case{"ca_p256_sha1", key_type::ec_p256, false, rsa_padding::pkcs1, hash_alg::sha1},
                       cli_case{"ca_ed25519_sha384", key_type::ed25519, false, rsa_padding::pkcs1, hash_alg::sha384},
                       cli_case{"delegated_rsa_pss_sha256", key_type::rsa2048, true, rsa_padding::pss, hash_alg::sha256}),
-    [](const ::testing::TestParamInfo<cli_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<cli_case>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace ocspkit::responder

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include "common/openssl_error.hpp"
 #include "responder/get_path.hpp"
 #include "responder/ocsp_request.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
@@ -42,15 +43,18 @@ std::string strip_padding(std::string s) {
 // something. The nonce is varied until that is true (deterministically: the first that works).
 const bytes& sample_request() {
     static const bytes der = [] {
-        for (std::uint8_t first = 0;; ++first) {
-            request_spec spec{.certs = {{main_ca().cert.get(), "1234ABCD", hash_alg::sha256}},
-                              .nonce = filled(16, first)};
-            bytes candidate = make_request_der(spec);
-            const std::string b = base64(candidate);
-            if (b.find('+') != std::string::npos && b.find('/') != std::string::npos && b.back() == '=')
-                return candidate;
-            if (first == 255) throw std::runtime_error("no sample request has +, / and padding");
+        // The length decides the padding, the contents decide '+' and '/': vary both.
+        for (std::size_t len = 16; len < 19; ++len) {
+            for (int first = 0; first < 256; ++first) {
+                request_spec spec{.certs = {{main_ca().cert.get(), "1234ABCD", hash_alg::sha256}},
+                                  .nonce = filled(len, static_cast<std::uint8_t>(first))};
+                bytes candidate = make_request_der(spec);
+                const std::string b = base64(candidate);
+                if (b.find('+') != std::string::npos && b.find('/') != std::string::npos && b.back() == '=')
+                    return candidate;
+            }
         }
+        throw std::runtime_error("no sample request has +, / and padding");
     }();
     return der;
 }
@@ -117,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(
                   [](const std::string& b) { return "http://ocsp.example.test:8080/ocsp/" + pct_upper(b); }},
         path_case{"absolute_form_https_upper_scheme", "/",
                   [](const std::string& b) { return "HTTPS://ocsp.example.test/" + b; }}),
-    [](const ::testing::TestParamInfo<path_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<path_case>& p) { return p.param.name; });
 
 class get_path_refuses : public ::testing::TestWithParam<path_case> {};
 
@@ -161,7 +165,7 @@ INSTANTIATE_TEST_SUITE_P(
         path_case{"only_slashes", "/", [](const std::string&) { return std::string("///"); }},
         path_case{"empty_target", "/", [](const std::string&) { return std::string(); }},
         path_case{"absolute_form_without_path", "/", [](const std::string&) { return std::string("http://ocsp.example"); }}),
-    [](const ::testing::TestParamInfo<path_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<path_case>& p) { return p.param.name; });
 
 // RFC 4648 §10 test vectors, padded and unpadded, standard and url alphabet.
 struct base64_case {
@@ -186,7 +190,7 @@ INSTANTIATE_TEST_SUITE_P(
                       base64_case{"fooba_padded", "Zm9vYmE=", "fooba"}, base64_case{"foobar", "Zm9vYmFy", "foobar"},
                       base64_case{"high_bytes_standard", "+/+/", "\xfb\xff\xbf"},
                       base64_case{"high_bytes_url", "-_-_", "\xfb\xff\xbf"}),
-    [](const ::testing::TestParamInfo<base64_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<base64_case>& p) { return p.param.name; });
 
 class base64_lenient_refuses : public ::testing::TestWithParam<base64_case> {};
 
@@ -201,7 +205,7 @@ INSTANTIATE_TEST_SUITE_P(
                       base64_case{"newline", "Zm9v\nYg==", ""}, base64_case{"nonzero_pad_bits", "Zh==", ""},
                       base64_case{"nonzero_pad_bits_unpadded", "Zm9", ""},
                       base64_case{"wrong_padding_amount", "Zm8==", ""}, base64_case{"padding_then_data", "Zg==Zg==", ""}),
-    [](const ::testing::TestParamInfo<base64_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<base64_case>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace ocspkit::responder

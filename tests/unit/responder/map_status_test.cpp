@@ -1,6 +1,9 @@
 // map_status: every index state and both unknown-serial policies (RFC 6960 §2.2, §4.4.8; RFC 5280 §5.3.1).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include "common/openssl_error.hpp"
 #include "responder/answer.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
@@ -17,9 +20,9 @@ const sys_seconds invalid_since = reference_time - hours{72};
 
 struct row_spec {
     cert_status status = cert_status::good;
-    std::optional<sys_seconds> revocation_time;
-    std::optional<revocation_reason> reason;
-    std::optional<sys_seconds> invalidity_date;
+    std::optional<sys_seconds> revocation_time = std::nullopt;
+    std::optional<revocation_reason> reason = std::nullopt;
+    std::optional<sys_seconds> invalidity_date = std::nullopt;
     std::optional<sys_seconds> not_after = reference_time + hours{24};
 };
 
@@ -123,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(
         // The revoked policy is for serials never issued, not for rows the index holds.
         map_case{"good_row_under_revoked_policy", row_spec{}, unknown_serial_policy::revoked,
                  expect(cert_state::good)}),
-    [](const ::testing::TestParamInfo<map_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<map_case>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace ocspkit::responder

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/openssl_error.hpp"
+#include "common/pem.hpp"
 #include "responder/ocsp_request.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
@@ -146,7 +148,7 @@ std::vector<good_case> good_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(requests, decode_request_accepts, ::testing::ValuesIn(good_cases()),
-                         [](const ::testing::TestParamInfo<good_case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<good_case>& p) { return p.param.name; });
 
 struct bad_case {
     std::string name;
@@ -224,6 +226,16 @@ std::vector<bad_case> bad_cases() {
                  [] {
                      bytes nest{0x05, 0x00};
                      for (int i = 0; i < 2000; ++i) nest = tlv(0x30, nest);
+                     const bytes alg = tlv(0x30, cat({oid_der("1.3.14.3.2.26"), nest}));
+                     return raw_request({raw_main_cert_id(hash_alg::sha1, alg, {0x01})});
+                 },
+                 malformed, request_limits{.max_cert_ids = 64, .max_der_size = 1 << 20}});
+    v.push_back({"nested_indefinite_sequences_in_hash_parameters",
+                 [] {
+                     // BER in an ANY field: OpenSSL skips it iteratively (asn1_find_end), never recursing.
+                     bytes nest;
+                     for (int i = 0; i < 4000; ++i) nest.insert(nest.end(), {0x30, 0x80});
+                     for (int i = 0; i < 4000; ++i) nest.insert(nest.end(), {0x00, 0x00});
                      const bytes alg = tlv(0x30, cat({oid_der("1.3.14.3.2.26"), nest}));
                      return raw_request({raw_main_cert_id(hash_alg::sha1, alg, {0x01})});
                  },
@@ -320,7 +332,7 @@ std::vector<bad_case> bad_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(requests, decode_request_refuses, ::testing::ValuesIn(bad_cases()),
-                         [](const ::testing::TestParamInfo<bad_case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<bad_case>& p) { return p.param.name; });
 
 TEST(decode_request, bad_nonce_still_reports_the_cert_ids) {
     // answer() needs the CertIDs to find the issuer whose nonce policy decides (RFC 9654 §2.1 binds

@@ -199,7 +199,20 @@ int verify_with_ca(OCSP_BASICRESP* basic, X509* ca, STACK_OF(X509)* extra_certs,
     // The signer's chain is checked at the reference time, not the wall clock.
     X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store.get()),
                                static_cast<time_t>(reference_time.time_since_epoch().count()));
-    return OCSP_basic_verify(basic, extra_certs, store.get(), flags);
+    // A client knows the CA it asks about and offers it as a candidate signer: a CA-signed response
+    // carries no certificates (RFC 6960 §4.2.2.2), and OCSP_basic_verify looks for the signer only
+    // among `certs` and the response's own certificates, never in the store.
+    ossl::x509_stack_ptr certs{sk_X509_new_null()};
+    check(certs != nullptr, "sk_X509_new_null");
+    check(sk_X509_push(certs.get(), ossl::up_ref(ca).release()), "sk_X509_push");
+    for (int i = 0; extra_certs != nullptr && i < sk_X509_num(extra_certs); ++i)
+        check(sk_X509_push(certs.get(), ossl::up_ref(sk_X509_value(extra_certs, i)).release()), "sk_X509_push");
+    return OCSP_basic_verify(basic, certs.get(), store.get(), flags);
+}
+
+int certificate_count(OCSP_BASICRESP* basic) {
+    const STACK_OF(X509)* certs = OCSP_resp_get0_certs(basic);
+    return certs == nullptr ? 0 : sk_X509_num(certs);
 }
 
 sys_seconds to_sys(const ASN1_GENERALIZEDTIME* t) {

@@ -56,8 +56,8 @@ struct cert_spec {
 };
 enum class nonce_form { wrapped, raw };
 struct request_spec {
-    std::vector<cert_spec> certs;
-    std::optional<bytes> nonce;
+    std::vector<cert_spec> certs = {};
+    std::optional<bytes> nonce = std::nullopt;
     nonce_form form = nonce_form::wrapped;
     bool sign = false;  // add an optionalSignature (made with the main CA's key)
 };
@@ -78,7 +78,9 @@ struct parsed_response {
     int status = -1;
 };
 parsed_response parse_response(const bytes& der);  // throws std::runtime_error if not an OCSPResponse
-// OCSP_basic_verify against a store that holds `ca`, at the reference time. Returns 1 on success.
+// OCSP_basic_verify against a store that holds `ca`, at the reference time, with `ca` (and
+// `extra_certs`) offered as candidate signers. Returns 1 on success.
+int certificate_count(OCSP_BASICRESP* basic);  // 0 when the response has no `certs`
 int verify_with_ca(OCSP_BASICRESP* basic, X509* ca, STACK_OF(X509)* extra_certs = nullptr, unsigned long flags = 0);
 sys_seconds to_sys(const ASN1_GENERALIZEDTIME* t);
 

@@ -1,11 +1,15 @@
 // signer: the checks at start-up (RFC 6960 §4.2.2.2) and the algorithm chosen per key type.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <sys/stat.h>
 
+#include <openssl/err.h>
 #include <openssl/rsa.h>
 
 #include "common/pem.hpp"
+#include "common/openssl_error.hpp"
 #include "responder/signer.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
@@ -23,8 +27,8 @@ struct algorithm_case {
     rsa_padding effective_padding;
 };
 
-std::string case_name(const ::testing::TestParamInfo<algorithm_case>& info) {
-    return key_type_name(info.param.type) + (info.param.padding == rsa_padding::pss ? "_pss" : "");
+std::string case_name(const ::testing::TestParamInfo<algorithm_case>& p) {
+    return key_type_name(p.param.type) + (p.param.padding == rsa_padding::pss ? "_pss" : "");
 }
 
 int signature_nid(const signer& s) {
@@ -162,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(
         refusal_case{"pss_padding_with_an_ec_key",
                      [] { return ca_signer(main_ca(), responder_id_form::by_key_hash, rsa_padding::pss); },
                      "PSS padding needs an RSA key"}),
-    [](const ::testing::TestParamInfo<refusal_case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<refusal_case>& p) { return p.param.name; });
 
 class signer_load : public ::testing::Test {
 protected:
