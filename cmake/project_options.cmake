@@ -3,6 +3,11 @@ add_library(ocspkit_warnings INTERFACE)
 target_compile_options(ocspkit_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                        -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
                        -Wimplicit-fallthrough)
+# GCC 12 reports -Wmismatched-new-delete on Asio coroutines whose frames Asio allocates and frees with
+# its own matching operator new/delete (a false positive that depends on inlining); GCC 13 does not.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(ocspkit_warnings INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wno-mismatched-new-delete>)
+endif()
 if(OCSPKIT_WARNINGS_AS_ERRORS)
   target_compile_options(ocspkit_warnings INTERFACE -Werror)
 endif()

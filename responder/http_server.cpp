@@ -1,30 +1,53 @@
 #include "responder/http_server.hpp"
 
+#include <array>
+#include <list>
+#include <thread>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "responder/cache_headers.hpp"
 #include "responder/get_path.hpp"
+#include "responder/http_request.hpp"
+#include "responder/http_response.hpp"
 
 namespace ocspkit::responder {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+// A connection's current deadline; the worker's sweeper cancels the socket's pending operation once
+// it has passed.
+struct http_server::connection {
+    tcp::socket* socket = nullptr;
+    steady::time_point deadline = steady::time_point::max();
+    bool expired(steady::time_point now) const noexcept { return now >= deadline; }
+};
+
+struct http_server::worker {
+    asio::io_context& io;
+    std::list<connection> connections;  // touched only by this worker's thread
+};
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Deadline precision: a timed-out operation is cancelled at most this much late.
+constexpr auto sweep_interval = 100ms;
+constexpr std::string_view allow_field = "Allow: GET, POST, HEAD\r\n";
 
 std::shared_ptr<spdlog::logger> log_main() {
     auto l = spdlog::get("responder");
@@ -39,16 +62,6 @@ responder_metrics::method method_of(http::verb v) {
         default: return responder_metrics::method::other;
     }
 }
-
-// What one request produced, before it is serialised.
-struct reply {
-    http::status status = http::status::ok;
-    std::string content_type;
-    std::shared_ptr<const cached_answer> ocsp;  // set for OCSP answers
-    std::string text;                           // body for everything else
-    http_cache_headers cache;
-    bool allow_header = false;
-};
 
 bool starts_with_path(std::string_view target, std::string_view base) {
     if (base == "/") return !target.empty() && target.front() == '/';
@@ -65,19 +78,55 @@ std::string cert_states_text(const answer_metadata& m) {
     return s.empty() ? "-" : s;
 }
 
+std::string status_text(http::status status) { return std::string(http::obsolete_reason(status)) + "\n"; }
+
+// Writes `head` then `body` in one gather write; false when the connection is gone.
+asio::awaitable<bool> write_response(tcp::socket& socket, http_server::connection& conn,
+                                     std::chrono::milliseconds timeout, const std::string& head,
+                                     std::span<const std::uint8_t> body) {
+    conn.deadline = steady::now() + timeout;
+    boost::system::error_code ec;
+    if (body.empty()) {
+        std::tie(ec, std::ignore) = co_await asio::async_write(socket, asio::buffer(head), use_tuple);
+    } else {
+        const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(body.data(), body.size())};
+        std::tie(ec, std::ignore) = co_await asio::async_write(socket, parts, use_tuple);
+    }
+    conn.deadline = steady::time_point::max();
+    co_return !ec;
+}
+
+// Why reading a request stopped short of a complete one.
+enum class read_failure { none, closed, timed_out, bad_request, header_too_large, body_too_large };
+
 }  // namespace
 
-http_server::http_server(asio::io_context& io, ocsp_service& service, responder_metrics& metrics,
+http_server::http_server(unsigned network_threads, ocsp_service& service, responder_metrics& metrics,
                          const clock_source& clock)
-    : io_(io), service_(service), metrics_(metrics), clock_(clock) {}
+    : service_(service), metrics_(metrics), clock_(clock) {
+    const unsigned n = std::max(1u, network_threads);
+    for (unsigned i = 0; i < n; ++i) {
+        // Concurrency hint 1: each context is run by one thread, which lets Asio skip some signalling.
+        contexts_.push_back(std::make_unique<asio::io_context>(1));
+        workers_.push_back(std::make_unique<worker>(worker{*contexts_.back(), {}}));
+    }
+}
+
+http_server::~http_server() {
+    stop();
+    // Destroy what still waits on the contexts while the workers and counters it refers to exist.
+    acceptors_.clear();
+    contexts_.clear();
+}
 
 void http_server::listen() {
+    auto& first = control_context();
     for (const auto& addr : service_.config().server.listen) {
         boost::system::error_code ec;
         auto ip = asio::ip::make_address(addr.host, ec);
         if (ec) throw std::system_error(ec, fmt::format("listen address '{}'", addr.host));
         tcp::endpoint endpoint(ip, addr.port);
-        auto acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(io_));
+        auto acceptor = std::make_unique<tcp::acceptor>(first);
         acceptor->open(endpoint.protocol());
         acceptor->set_option(asio::socket_base::reuse_address(true));
         if (endpoint.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true));
@@ -86,7 +135,8 @@ void http_server::listen() {
         acceptor->listen(asio::socket_base::max_listen_connections);
         acceptors_.push_back(std::move(acceptor));
     }
-    for (auto& a : acceptors_) asio::co_spawn(a->get_executor(), accept_loop(*a), asio::detached);
+    for (auto& a : acceptors_) asio::co_spawn(first, accept_loop(*a), asio::detached);
+    for (auto& w : workers_) asio::co_spawn(w->io, sweep_deadlines(*w), asio::detached);
 }
 
 std::vector<tcp::endpoint> http_server::local_endpoints() const {
@@ -95,20 +145,52 @@ std::vector<tcp::endpoint> http_server::local_endpoints() const {
     return out;
 }
 
+void http_server::run() {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < contexts_.size(); ++i) threads.emplace_back([ctx = contexts_[i].get()] {
+        auto guard = asio::make_work_guard(*ctx);  // idle until the first connection arrives
+        ctx->run();
+    });
+    contexts_.front()->run();
+    for (auto& t : threads) t.join();
+}
+
+void http_server::stop() {
+    for (auto& c : contexts_) c->stop();
+}
+
 void http_server::stop_accepting() {
     draining_ = true;
-    for (auto& a : acceptors_) {
-        asio::post(a->get_executor(), [acc = a.get()] {
+    asio::post(control_context(), [this] {
+        for (auto& a : acceptors_) {
             boost::system::error_code ignored;
-            acc->close(ignored);
-        });
+            a->close(ignored);
+        }
+    });
+}
+
+asio::awaitable<void> http_server::sweep_deadlines(worker& w) {
+    asio::steady_timer timer(w.io);
+    for (;;) {
+        timer.expires_after(sweep_interval);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec) co_return;
+        const auto now = steady::now();
+        for (auto& c : w.connections) {
+            // Cancelling again on every sweep also catches an operation started after the deadline.
+            if (c.expired(now)) {
+                boost::system::error_code ignored;
+                c.socket->cancel(ignored);
+            }
+        }
     }
 }
 
 asio::awaitable<void> http_server::accept_loop(tcp::acceptor& acceptor) {
     const auto max_connections = service_.config().server.max_connections;
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io_), use_tuple);
+        worker& w = *workers_[next_worker_++ % workers_.size()];
+        auto [ec, socket] = co_await acceptor.async_accept(w.io, use_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
             // Out of descriptors or a transient error: back off briefly instead of spinning.
@@ -122,23 +204,38 @@ asio::awaitable<void> http_server::accept_loop(tcp::acceptor& acceptor) {
             socket.close(ignored);
             continue;
         }
-        asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
+        socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(w.io, session(std::move(socket), w), asio::detached);
     }
 }
 
-asio::awaitable<void> http_server::session(tcp::socket socket) {
+asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
     connections_.fetch_add(1);
-    struct connection_count {
-        std::atomic<std::size_t>& n;
-        ~connection_count() { n.fetch_sub(1); }
-    } counted{connections_};
+    auto self = w.connections.emplace(w.connections.end(), connection{&socket});
+    struct registration {
+        http_server& server;
+        worker& w;
+        std::list<connection>::iterator position;
+        ~registration() {
+            w.connections.erase(position);
+            server.connections_.fetch_sub(1);
+        }
+    } registered{*this, w, self};
+    connection& conn = *self;
 
     const server_config& cfg = service_.config().server;
     auto access = service_.config().log.access_log ? spdlog::get("access") : nullptr;
     boost::system::error_code ignored;
     const auto remote = socket.remote_endpoint(ignored);
-    beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
+    http_request req;
+    std::string head;
+    std::string text_body;
+    head.reserve(512);
+
+    auto send = [&](std::span<const std::uint8_t> body) {
+        return write_response(socket, conn, cfg.request_timeout, head, body);
+    };
 
     try {
         for (;;) {
@@ -146,156 +243,154 @@ asio::awaitable<void> http_server::session(tcp::socket socket) {
             // Keep-alive wait for the first byte, then the whole request must arrive within request_timeout:
             // an idle or slow client holds one connection slot, never a thread.
             if (buffer.size() == 0) {
-                stream.expires_after(cfg.idle_timeout);
-                auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+                conn.deadline = steady::now() + cfg.idle_timeout;
+                auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
                 if (ec) break;
                 buffer.commit(n);
             }
-            http::request_parser<http::vector_body<std::uint8_t>> parser;
-            parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
-            parser.body_limit(cfg.max_body_bytes);
-            stream.expires_after(cfg.request_timeout);
-            auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-            const auto started = std::chrono::steady_clock::now();
-            if (ec) {
-                http::status status;
-                if (ec == http::error::body_limit)
-                    status = http::status::payload_too_large;
-                else if (ec == http::error::header_limit)
-                    status = http::status::request_header_fields_too_large;
-                else if (ec == beast::error::timeout)
-                    status = http::status::request_timeout;
-                else if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-                         ec == asio::error::connection_reset || ec == http::error::partial_message)
+            conn.deadline = steady::now() + cfg.request_timeout;
+            http_request_parser parser(req, cfg.max_header_bytes, cfg.max_body_bytes);
+            read_failure failure = read_failure::none;
+            while (!parser.is_done()) {
+                if (buffer.size() > 0) {
+                    beast::error_code perr;
+                    const auto used = parser.put(buffer.data(), perr);
+                    buffer.consume(used);
+                    if (perr && perr != http::error::need_more) {
+                        failure = perr == http::error::body_limit     ? read_failure::body_too_large
+                                  : perr == http::error::header_limit ? read_failure::header_too_large
+                                                                      : read_failure::bad_request;
+                        break;
+                    }
+                    if (parser.is_done()) break;
+                    if (used > 0 && buffer.size() > 0) continue;
+                }
+                auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
+                if (ec) {
+                    failure = ec == asio::error::operation_aborted && conn.expired(steady::now())
+                                  ? read_failure::timed_out
+                                  : read_failure::closed;
                     break;
-                else
-                    status = http::status::bad_request;
-                http::response<http::string_body> res{status, 11};
-                res.set(http::field::content_type, "text/plain");
-                res.set(http::field::connection, "close");
-                res.body() = std::string(http::obsolete_reason(status)) + "\n";
-                res.prepare_payload();
-                stream.expires_after(1s);
-                co_await http::async_write(stream, res, use_tuple);
+                }
+                buffer.commit(n);
+            }
+            conn.deadline = steady::time_point::max();
+            const auto started = steady::now();
+            if (failure == read_failure::closed) break;
+            if (failure != read_failure::none) {
+                const http::status status = failure == read_failure::body_too_large ? http::status::payload_too_large
+                                            : failure == read_failure::header_too_large
+                                                ? http::status::request_header_fields_too_large
+                                            : failure == read_failure::timed_out ? http::status::request_timeout
+                                                                                 : http::status::bad_request;
+                text_body = status_text(status);
+                head.clear();
+                response_head h;
+                h.status = status;
+                h.keep_alive = false;
+                h.content_type = "text/plain";
+                h.content_length = text_body.size();
+                append_response_head(head, h, clock_.now_seconds());
+                co_await send({reinterpret_cast<const std::uint8_t*>(text_body.data()), text_body.size()});
                 metrics_.count_request(responder_metrics::method::other, static_cast<unsigned>(status),
-                                       std::chrono::steady_clock::now() - started);
+                                       steady::now() - started);
                 break;
             }
 
-            auto& req = parser.get();
             in_flight_.fetch_add(1);
             struct in_flight_count {
                 std::atomic<std::size_t>& n;
                 ~in_flight_count() { n.fetch_sub(1); }
             } busy{in_flight_};
 
-            reply r;
-            const auto target = std::string_view(req.target().data(), req.target().size());
-            const bool is_get = req.method() == http::verb::get || req.method() == http::verb::head;
+            const std::string_view target = req.target;
+            const bool is_get = req.method == http::verb::get || req.method == http::verb::head;
+            response_head h;
+            h.version = req.version;
+            h.keep_alive = req.keep_alive && !draining_;
+            std::shared_ptr<const cached_answer> ocsp;
+            text_body.clear();
             if (target == "/health" || target == "/metrics") {
                 if (!is_get) {
-                    r.status = http::status::method_not_allowed;
-                    r.allow_header = true;
+                    h.status = http::status::method_not_allowed;
+                    h.extra_fields = allow_field;
                 } else if (target == "/health") {
-                    auto h = co_await service_.health();
-                    r.status = h.ok ? http::status::ok : http::status::service_unavailable;
-                    r.text = h.text;
+                    auto report = co_await service_.health();
+                    h.status = report.ok ? http::status::ok : http::status::service_unavailable;
+                    text_body = std::move(report.text);
                 } else {
                     auto g = service_.gauges();
                     g.open_connections = connections_.load();
-                    r.text = metrics_.render(g);
-                    r.content_type = "text/plain; version=0.0.4";
+                    text_body = metrics_.render(g);
+                    h.content_type = "text/plain; version=0.0.4";
                 }
-                r.cache.cache_control = "no-cache";
-            } else if (!is_get && req.method() != http::verb::post) {
-                r.status = http::status::method_not_allowed;
-                r.allow_header = true;
+                h.cache_control = "no-cache";
+            } else if (!is_get && req.method != http::verb::post) {
+                h.status = http::status::method_not_allowed;
+                h.extra_fields = allow_field;
             } else if (!starts_with_path(target, cfg.path)) {
-                r.status = http::status::not_found;
+                h.status = http::status::not_found;
             } else {
-                std::vector<std::uint8_t> der;
-                bool decodable = true;
-                if (req.method() == http::verb::post) {
-                    der = std::move(req.body());
-                    decodable = !der.empty();
+                if (req.method == http::verb::post) {
+                    ocsp = req.body.empty() ? nullptr : service_.find_cached(req.body);
+                    if (!ocsp) ocsp = co_await service_.answer_request(std::move(req.body));
+                } else if (auto decoded = decode_get_path(target, cfg.path)) {
+                    ocsp = service_.find_cached(*decoded);
+                    if (!ocsp) ocsp = co_await service_.answer_request(std::move(*decoded));
                 } else {
-                    auto decoded = decode_get_path(target, cfg.path);
-                    if (decoded) {
-                        der = std::move(*decoded);
-                    } else {
-                        decodable = false;
-                    }
-                }
-                if (decodable) {
-                    r.ocsp = co_await service_.answer_request(std::move(der));
-                } else {
-                    r.ocsp = co_await service_.answer_request({});
+                    ocsp = co_await service_.answer_request({});
                 }
                 const sys_seconds now = clock_.now_seconds();
-                r.content_type = "application/ocsp-response";
-                r.cache = cache_headers_for(r.ocsp->meta, r.ocsp->der, is_get, now, r.ocsp->etag);
-                auto if_none_match = req.find(http::field::if_none_match);
-                auto if_modified_since = req.find(http::field::if_modified_since);
-                std::optional<std::string_view> inm, ims;
-                if (if_none_match != req.end()) inm = std::string_view(if_none_match->value().data(), if_none_match->value().size());
-                if (if_modified_since != req.end()) ims = std::string_view(if_modified_since->value().data(), if_modified_since->value().size());
-                if (is_get && (inm || ims) && not_modified(r.cache, inm, ims)) r.status = http::status::not_modified;
-                metrics_.count_ocsp(r.ocsp->meta.status);
-                for (auto st : r.ocsp->meta.cert_states) metrics_.count_cert_state(st);
+                h.content_type = "application/ocsp-response";
+                h.content_length = ocsp->der.size();
+                if (is_get && ocsp->cacheable_get) {
+                    h.max_age_cacheable = true;
+                    h.max_age = static_cast<std::size_t>(std::max<std::int64_t>(0, (ocsp->meta.next_update - now).count()));
+                    h.extra_fields = ocsp->get_validators;
+                    if (req.if_none_match || req.if_modified_since) {
+                        const auto validators = cache_headers_for(ocsp->meta, ocsp->der, true, now, ocsp->etag);
+                        if (not_modified(validators, req.if_none_match, req.if_modified_since))
+                            h.status = http::status::not_modified;
+                    }
+                } else {
+                    h.cache_control = "no-cache";
+                }
+                metrics_.count_ocsp(ocsp->meta.status);
+                for (auto st : ocsp->meta.cert_states) metrics_.count_cert_state(st);
             }
 
-            const bool keep_alive = req.keep_alive() && !draining_;
-            http::response<http::vector_body<std::uint8_t>> res{r.status, req.version()};
-            res.set(http::field::date, imf_fixdate(clock_.now_seconds()));
-            if (r.allow_header) res.set(http::field::allow, "GET, POST, HEAD");
-            if (!r.cache.cache_control.empty()) res.set(http::field::cache_control, r.cache.cache_control);
-            if (r.cache.last_modified) res.set(http::field::last_modified, *r.cache.last_modified);
-            if (r.cache.expires) res.set(http::field::expires, *r.cache.expires);
-            if (r.cache.etag) res.set(http::field::etag, *r.cache.etag);
-            std::size_t body_size = 0;
-            if (r.status != http::status::not_modified) {
-                if (r.ocsp) {
-                    res.body() = r.ocsp->der;
-                } else {
-                    if (r.text.empty()) r.text = std::string(http::obsolete_reason(r.status)) + "\n";
-                    res.body().assign(r.text.begin(), r.text.end());
-                    if (r.content_type.empty()) r.content_type = "text/plain";
-                }
-                res.set(http::field::content_type, r.content_type);
-                body_size = res.body().size();
-            }
-            res.keep_alive(keep_alive);
-            res.prepare_payload();
-            if (req.method() == http::verb::head) {
-                // HEAD: the same headers as GET, no body (RFC 9110 §9.3.2).
-                res.body().clear();
-                http::response_serializer<http::vector_body<std::uint8_t>> sr{res};
-                sr.split(true);
-                stream.expires_after(cfg.request_timeout);
-                auto [wec, wn] = co_await http::async_write_header(stream, sr, use_tuple);
-                if (wec) break;
+            std::span<const std::uint8_t> body;
+            if (ocsp) {
+                body = ocsp->der;
             } else {
-                stream.expires_after(cfg.request_timeout);
-                auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
-                if (wec) break;
+                if (text_body.empty()) text_body = status_text(h.status);
+                if (h.content_type.empty()) h.content_type = "text/plain";
+                h.content_length = text_body.size();
+                body = {reinterpret_cast<const std::uint8_t*>(text_body.data()), text_body.size()};
             }
-            const auto latency = std::chrono::steady_clock::now() - started;
-            metrics_.count_request(method_of(req.method()), static_cast<unsigned>(r.status), latency);
+            // HEAD: the same head as GET, no content (RFC 9110 §9.3.2); 304: no content either.
+            if (req.method == http::verb::head || h.status == http::status::not_modified) body = {};
+            head.clear();
+            append_response_head(head, h, clock_.now_seconds());
+            if (!co_await send(body)) break;
+
+            const auto latency = steady::now() - started;
+            metrics_.count_request(method_of(req.method), static_cast<unsigned>(h.status), latency);
             if (access) {
                 access->info("{} \"{} {:.120} HTTP/{}.{}\" {} {} ocsp={} certs={} issuer=\"{}\" {}us",
-                             remote.address().to_string(), std::string_view(req.method_string()), target,
-                             req.version() / 10, req.version() % 10, static_cast<unsigned>(r.status), body_size,
-                             r.ocsp ? ocsp_status_name(r.ocsp->meta.status) : "-",
-                             r.ocsp ? cert_states_text(r.ocsp->meta) : "-", r.ocsp ? r.ocsp->issuer_name : "",
+                             remote.address().to_string(), req.method_text, target, req.version / 10,
+                             req.version % 10, static_cast<unsigned>(h.status), body.size(),
+                             ocsp ? ocsp_status_name(ocsp->meta.status) : "-",
+                             ocsp ? cert_states_text(ocsp->meta) : "-", ocsp ? ocsp->issuer_name : "",
                              std::chrono::duration_cast<std::chrono::microseconds>(latency).count());
             }
-            if (!keep_alive) break;
+            if (!h.keep_alive) break;
         }
     } catch (const std::exception& e) {
         log_main()->warn("connection from {} ended: {}", remote.address().to_string(), e.what());
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
 }
 
 }  // namespace ocspkit::responder

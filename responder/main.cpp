@@ -80,8 +80,8 @@ int main(int argc, char** argv) {
     try {
         responder_metrics metrics;
         ocsp_service service(config, clock, metrics);
-        asio::io_context io(static_cast<int>(config.server.io_threads));
-        http_server server(io, service, metrics, clock);
+        http_server server(config.server.io_threads, service, metrics, clock);
+        asio::io_context& io = server.control_context();
         server.listen();
         std::string bound;
         for (const auto& ep : server.local_endpoints()) {
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
         std::function<void(std::chrono::steady_clock::time_point)> drain_step = [&](auto deadline) {
             if (server.in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
                 log->info("stopped ({} requests in flight at exit)", server.in_flight());
-                io.stop();
+                server.stop();
                 return;
             }
             drain_timer.expires_after(std::chrono::milliseconds{10});
@@ -131,10 +131,7 @@ int main(int argc, char** argv) {
         };
         wait_signal();
 
-        std::vector<std::thread> threads;
-        for (unsigned i = 1; i < config.server.io_threads; ++i) threads.emplace_back([&] { io.run(); });
-        io.run();
-        for (auto& t : threads) t.join();
+        server.run();
         for (auto& t : reloads) t.join();
         service.stop();
         spdlog::shutdown();

@@ -2,6 +2,9 @@
 
 namespace ocspkit::responder {
 
+response_cache::response_cache(std::size_t max_bytes)
+    : shard_max_bytes_(max_bytes / shard_count) {}
+
 std::string response_cache::cover_key(std::int64_t issuer_id, const bytes& serial) {
     std::string key(sizeof issuer_id, '\0');
     for (std::size_t i = 0; i < sizeof issuer_id; ++i)
@@ -11,83 +14,102 @@ std::string response_cache::cover_key(std::int64_t issuer_id, const bytes& seria
 }
 
 std::size_t response_cache::cost(std::string_view key, const cached_answer& a) {
-    // Key stored twice (map + LRU list) plus the response and bookkeeping overhead.
-    return 2 * key.size() + a.der.size() + a.etag.size() + 160 + a.serials.size() * 64;
+    // Key stored twice (map + LRU list) plus the response, its preformatted headers and bookkeeping.
+    return 2 * key.size() + a.der.size() + a.etag.size() + a.get_validators.size() + 160 + a.serials.size() * 64;
 }
 
-std::shared_ptr<const cached_answer> response_cache::find(std::string_view request_der) {
-    std::lock_guard lock(mutex_);
-    auto it = map_.find(request_der);
-    if (it == map_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second.lru_position);
-    return it->second.answer;
-}
-
-void response_cache::erase_locked(std::unordered_map<std::string, entry, string_hash, std::equal_to<>>::iterator it) {
+void response_cache::shard::erase(entry_map::iterator it) {
     const auto& answer = *it->second.answer;
     for (const auto& serial : answer.serials) {
-        auto range = by_cert_.equal_range(cover_key(answer.issuer_id, serial));
+        auto range = by_cert.equal_range(cover_key(answer.issuer_id, serial));
         for (auto c = range.first; c != range.second; ++c) {
             if (c->second == it->first) {
-                by_cert_.erase(c);
+                by_cert.erase(c);
                 break;
             }
         }
     }
-    bytes_ -= cost(it->first, answer);
-    lru_.erase(it->second.lru_position);
-    map_.erase(it);
+    bytes -= cost(it->first, answer);
+    lru.erase(it->second.lru_position);
+    map.erase(it);
 }
 
-std::uint64_t response_cache::generation() const {
-    std::lock_guard lock(mutex_);
-    return generation_;
+void response_cache::shard::clear() {
+    map.clear();
+    lru.clear();
+    by_cert.clear();
+    bytes = 0;
 }
+
+std::shared_ptr<const cached_answer> response_cache::find(std::string_view request_der) {
+    shard& s = shard_for(request_der);
+    std::lock_guard lock(s.mutex);
+    auto it = s.map.find(request_der);
+    if (it == s.map.end()) return nullptr;
+    s.lru.splice(s.lru.begin(), s.lru, it->second.lru_position);
+    return it->second.answer;
+}
+
+std::uint64_t response_cache::generation() const { return generation_.load(); }
 
 bool response_cache::insert(std::string request_der, std::shared_ptr<const cached_answer> answer,
                             std::uint64_t expected_generation) {
     const std::size_t c = cost(request_der, *answer);
-    if (c > max_bytes_) return false;
-    std::lock_guard lock(mutex_);
-    if (generation_ != expected_generation) return false;
-    if (auto it = map_.find(request_der); it != map_.end()) erase_locked(it);
-    while (bytes_ + c > max_bytes_ && !lru_.empty()) erase_locked(map_.find(lru_.back()));
-    for (const auto& serial : answer->serials) by_cert_.emplace(cover_key(answer->issuer_id, serial), request_der);
-    lru_.push_front(request_der);
-    map_.emplace(std::move(request_der), entry{std::move(answer), lru_.begin()});
-    bytes_ += c;
+    if (c > shard_max_bytes_) return false;
+    shard& s = shard_for(request_der);
+    std::lock_guard lock(s.mutex);
+    // invalidate() advances the generation before it visits the shards, so checking it under the
+    // shard's lock suffices: either we see the new generation, or invalidate() sees our entry.
+    if (generation_.load() != expected_generation) return false;
+    if (auto it = s.map.find(request_der); it != s.map.end()) s.erase(it);
+    while (s.bytes + c > shard_max_bytes_ && !s.lru.empty()) s.erase(s.map.find(s.lru.back()));
+    for (const auto& serial : answer->serials) s.by_cert.emplace(cover_key(answer->issuer_id, serial), request_der);
+    s.lru.push_front(request_der);
+    s.map.emplace(std::move(request_der), entry{std::move(answer), s.lru.begin()});
+    s.bytes += c;
     return true;
 }
 
 std::vector<std::string> response_cache::invalidate(std::int64_t issuer_id, const bytes& serial) {
     std::vector<std::string> keys;
-    std::lock_guard lock(mutex_);
-    ++generation_;
-    auto range = by_cert_.equal_range(cover_key(issuer_id, serial));
-    for (auto c = range.first; c != range.second; ++c) keys.push_back(c->second);
-    for (const auto& key : keys) {
-        if (auto it = map_.find(key); it != map_.end()) erase_locked(it);
+    generation_.fetch_add(1);
+    const std::string cover = cover_key(issuer_id, serial);
+    for (auto& s : shards_) {
+        std::lock_guard lock(s.mutex);
+        const std::size_t first = keys.size();
+        auto range = s.by_cert.equal_range(cover);
+        for (auto c = range.first; c != range.second; ++c) keys.push_back(c->second);
+        for (std::size_t i = first; i < keys.size(); ++i) {
+            if (auto it = s.map.find(keys[i]); it != s.map.end()) s.erase(it);
+        }
     }
     return keys;
 }
 
 void response_cache::clear() {
-    std::lock_guard lock(mutex_);
-    map_.clear();
-    lru_.clear();
-    by_cert_.clear();
-    bytes_ = 0;
-    ++generation_;
+    generation_.fetch_add(1);
+    for (auto& s : shards_) {
+        std::lock_guard lock(s.mutex);
+        s.clear();
+    }
 }
 
 std::size_t response_cache::entries() const {
-    std::lock_guard lock(mutex_);
-    return map_.size();
+    std::size_t n = 0;
+    for (const auto& s : shards_) {
+        std::lock_guard lock(s.mutex);
+        n += s.map.size();
+    }
+    return n;
 }
 
 std::size_t response_cache::bytes_used() const {
-    std::lock_guard lock(mutex_);
-    return bytes_;
+    std::size_t n = 0;
+    for (const auto& s : shards_) {
+        std::lock_guard lock(s.mutex);
+        n += s.bytes;
+    }
+    return n;
 }
 
 }  // namespace ocspkit::responder

@@ -3,6 +3,7 @@
 // fully determined by its bytes, so the hot path answers a repeated request with one hash lookup and
 // no ASN.1 decoding or signing. Each entry remembers which (issuer, serial) pairs it covers so that a
 // change in the index drops exactly the affected answers.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -25,14 +26,20 @@ struct cached_answer {
     std::vector<bytes> serials;  // canonical serials the response covers
     sys_seconds refresh_at{};    // after this the entry is re-signed in the background (half validity)
     std::string etag;
+    // For GET: whether RFC 5019 caching applies, and then its validator fields, preformatted as
+    // "Last-Modified: ..\r\nExpires: ..\r\nETag: ..\r\n" (only max-age changes per request).
+    bool cacheable_get = false;
+    std::string get_validators;
     std::string issuer_name;
     // Set by whoever schedules the background re-sign, so it happens once.
     mutable std::atomic<bool> refresh_scheduled{false};
 };
 
+// Split into shards by key hash, each with its own lock and LRU list, so that network threads looking
+// up different requests rarely meet on one mutex; the byte budget is split evenly between them.
 class response_cache {
 public:
-    explicit response_cache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+    explicit response_cache(std::size_t max_bytes);
 
     std::shared_ptr<const cached_answer> find(std::string_view request_der);
     // Every invalidate() and clear() advances the generation. An answer computed from index data read
@@ -57,17 +64,24 @@ private:
         std::shared_ptr<const cached_answer> answer;
         std::list<std::string>::iterator lru_position;
     };
+    using entry_map = std::unordered_map<std::string, entry, string_hash, std::equal_to<>>;
+    struct shard {
+        mutable std::mutex mutex;
+        entry_map map;
+        std::list<std::string> lru;  // front = most recently used
+        std::unordered_multimap<std::string, std::string> by_cert;  // cover_key -> request key
+        std::size_t bytes = 0;
+        void erase(entry_map::iterator it);
+        void clear();
+    };
+    static constexpr std::size_t shard_count = 16;
     static std::string cover_key(std::int64_t issuer_id, const bytes& serial);
     static std::size_t cost(std::string_view key, const cached_answer& a);
-    void erase_locked(std::unordered_map<std::string, entry, string_hash, std::equal_to<>>::iterator it);
+    shard& shard_for(std::string_view key) { return shards_[string_hash{}(key) % shard_count]; }
 
-    const std::size_t max_bytes_;
-    mutable std::mutex mutex_;
-    std::unordered_map<std::string, entry, string_hash, std::equal_to<>> map_;
-    std::list<std::string> lru_;  // front = most recently used
-    std::unordered_multimap<std::string, std::string> by_cert_;  // cover_key -> request key
-    std::size_t bytes_ = 0;
-    std::uint64_t generation_ = 0;
+    const std::size_t shard_max_bytes_;
+    std::array<shard, shard_count> shards_;
+    std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace ocspkit::responder

@@ -144,6 +144,13 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     }
     metrics_.count_signature();
     entry->etag = response_etag(entry->der);
+    const auto get_headers = cache_headers_for(entry->meta, entry->der, true, now, entry->etag);
+    if (get_headers.etag) {
+        entry->cacheable_get = true;
+        entry->get_validators = fmt::format("Last-Modified: {}\r\nExpires: {}\r\nETag: {}\r\n",
+                                            get_headers.last_modified.value_or(""), get_headers.expires.value_or(""),
+                                            *get_headers.etag);
+    }
     const auto validity = result.meta.next_update - now;
     entry->refresh_at = now + validity / 2;
     for (const auto& c : decoded.request.certs) entry->serials.push_back(c.serial.bytes());
@@ -151,14 +158,18 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     return entry;
 }
 
-asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_request(std::vector<std::uint8_t> der) {
+std::shared_ptr<const cached_answer> ocsp_service::find_cached(std::span<const std::uint8_t> der) {
     const sys_seconds now = clock_.now_seconds();
     const std::string_view key(reinterpret_cast<const char*>(der.data()), der.size());
-    if (auto hit = cache_.find(key); hit && now < hit->meta.next_update) {
-        metrics_.count_cache(true);
-        if (now >= hit->refresh_at && !hit->refresh_scheduled.exchange(true)) schedule_resign(std::string(key));
-        co_return hit;
-    }
+    auto hit = cache_.find(key);
+    if (!hit || now >= hit->meta.next_update) return nullptr;
+    metrics_.count_cache(true);
+    if (now >= hit->refresh_at && !hit->refresh_scheduled.exchange(true)) schedule_resign(std::string(key));
+    return hit;
+}
+
+asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_request(std::vector<std::uint8_t> der) {
+    if (auto hit = find_cached(der)) co_return hit;
     metrics_.count_cache(false);
 
     decode_result decoded = decode_request(der, limits_);

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +33,9 @@ public:
     ocsp_service(const ocsp_service&) = delete;
     ocsp_service& operator=(const ocsp_service&) = delete;
 
+    // The pre-signed answer for one request's DER if the cache holds a fresh one (counted as a hit), or
+    // null. Synchronous, so the network thread answers hits without a coroutine round trip.
+    std::shared_ptr<const cached_answer> find_cached(std::span<const std::uint8_t> der);
     // The answer for one request's DER. Resumes on the caller's executor; never throws.
     boost::asio::awaitable<std::shared_ptr<const cached_answer>> answer_request(std::vector<std::uint8_t> der);
 
