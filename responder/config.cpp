@@ -1,106 +1,16 @@
 #include "responder/config.hpp"
 
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
+
+#include "common/toml_reader.hpp"
 
 namespace ocspkit::responder {
 namespace {
 
-class reader {
-public:
-    explicit reader(std::filesystem::path origin) : origin_(std::move(origin)) {}
-
-    [[noreturn]] void fail(const toml::node* node, std::string_view key, std::string_view why) const {
-        auto line = node ? node->source().begin.line : 0;
-        if (line)
-            throw config_error(fmt::format("{}:{}: key '{}': {}", origin_.string(), line, key, why));
-        throw config_error(fmt::format("{}: key '{}': {}", origin_.string(), key, why));
-    }
-
-    // Typos in keys are errors, not silently ignored settings.
-    void reject_unknown(const toml::table& table, std::string_view prefix, std::set<std::string_view> known) const {
-        for (auto&& [k, v] : table) {
-            if (!known.contains(k.str()))
-                fail(&v, join(prefix, k.str()), "unknown key");
-        }
-    }
-
-    static std::string join(std::string_view prefix, std::string_view key) {
-        return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
-    }
-
-    std::optional<std::string> string(const toml::table& t, std::string_view prefix, std::string_view key) const {
-        const toml::node* n = t.get(key);
-        if (!n) return std::nullopt;
-        if (!n->is_string()) fail(n, join(prefix, key), "must be a string");
-        return n->value<std::string>().value();
-    }
-
-    std::optional<std::int64_t> integer(const toml::table& t, std::string_view prefix, std::string_view key,
-                                        std::int64_t min, std::int64_t max) const {
-        const toml::node* n = t.get(key);
-        if (!n) return std::nullopt;
-        if (!n->is_integer()) fail(n, join(prefix, key), "must be an integer");
-        std::int64_t v = n->value<std::int64_t>().value();
-        if (v < min || v > max) fail(n, join(prefix, key), fmt::format("must be between {} and {}", min, max));
-        return v;
-    }
-
-    std::optional<bool> boolean(const toml::table& t, std::string_view prefix, std::string_view key) const {
-        const toml::node* n = t.get(key);
-        if (!n) return std::nullopt;
-        if (!n->is_boolean()) fail(n, join(prefix, key), "must be true or false");
-        return n->value<bool>().value();
-    }
-
-    // Durations are strings ("10s", "24h") or integers of seconds.
-    std::optional<std::chrono::milliseconds> duration(const toml::table& t, std::string_view prefix,
-                                                      std::string_view key, std::chrono::milliseconds min,
-                                                      std::chrono::milliseconds max) const {
-        const toml::node* n = t.get(key);
-        if (!n) return std::nullopt;
-        std::optional<std::chrono::milliseconds> d;
-        if (n->is_integer())
-            d = std::chrono::seconds{n->value<std::int64_t>().value()};
-        else if (n->is_string())
-            d = parse_duration(n->value<std::string>().value());
-        if (!d) fail(n, join(prefix, key), "must be a duration such as \"500ms\", \"30s\", \"15m\", \"24h\" or \"7d\"");
-        if (*d < min || *d > max)
-            fail(n, join(prefix, key), fmt::format("must be between {}ms and {}ms", min.count(), max.count()));
-        return d;
-    }
-
-    std::filesystem::path path(const toml::table& t, std::string_view prefix, std::string_view key) const {
-        auto s = string(t, prefix, key);
-        if (!s) return {};
-        if (s->empty()) fail(t.get(key), join(prefix, key), "must not be empty");
-        std::filesystem::path p(*s);
-        if (p.is_relative()) p = origin_.parent_path() / p;
-        return p;
-    }
-
-    template <class Enum>
-    std::optional<Enum> choice(const toml::table& t, std::string_view prefix, std::string_view key,
-                               std::initializer_list<std::pair<std::string_view, Enum>> options) const {
-        auto s = string(t, prefix, key);
-        if (!s) return std::nullopt;
-        std::string allowed;
-        for (auto& [name, value] : options) {
-            if (*s == name) return value;
-            allowed += allowed.empty() ? "" : ", ";
-            allowed += name;
-        }
-        fail(t.get(key), join(prefix, key), fmt::format("'{}' is not one of: {}", *s, allowed));
-    }
-
-private:
-    std::filesystem::path origin_;
-};
+using reader = toml_reader;
 
 listen_address parse_listen(const reader& r, const toml::node* node, std::string_view key, std::string_view text) {
     // "127.0.0.1:8080", "[::1]:8080"
@@ -206,29 +116,8 @@ issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t in
 
 }  // namespace
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-    if (text.empty()) return std::nullopt;
-    std::int64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || value < 0) return std::nullopt;
-    std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    using namespace std::chrono;
-    if (unit.empty() || unit == "s") return duration_cast<milliseconds>(seconds{value});
-    if (unit == "ms") return milliseconds{value};
-    if (unit == "m") return duration_cast<milliseconds>(minutes{value});
-    if (unit == "h") return duration_cast<milliseconds>(hours{value});
-    if (unit == "d") return duration_cast<milliseconds>(hours{24 * value});
-    return std::nullopt;
-}
-
 responder_config parse_config(std::string_view toml_text, const std::filesystem::path& origin) {
-    toml::table root;
-    try {
-        root = toml::parse(toml_text, origin.string());
-    } catch (const toml::parse_error& e) {
-        throw config_error(fmt::format("{}:{}:{}: {}", origin.string(), e.source().begin.line,
-                                       e.source().begin.column, e.description()));
-    }
+    toml::table root = toml_reader::parse(toml_text, origin);
     reader r(origin);
     responder_config c;
     c.source = origin;
@@ -259,11 +148,7 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
 }
 
 responder_config load_config(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw config_error(fmt::format("{}: cannot read configuration file", file.string()));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_config(ss.str(), std::filesystem::absolute(file));
+    return parse_config(toml_reader::read_text(file), std::filesystem::absolute(file));
 }
 
 }  // namespace ocspkit::responder

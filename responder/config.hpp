@@ -8,15 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "common/duration.hpp"
+#include "common/config_error.hpp"
 #include "responder/answer.hpp"
 #include "responder/signer.hpp"
 
 namespace ocspkit::responder {
 
-class config_error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
+using ocspkit::config_error;  // common/config_error.hpp
 
 struct listen_address {
     std::string host;  // numeric IPv4 or IPv6 (without brackets)
@@ -70,7 +69,6 @@ struct responder_config {
 responder_config load_config(const std::filesystem::path& file);
 responder_config parse_config(std::string_view toml_text, const std::filesystem::path& origin);
 
-// "90s", "15m", "24h", "7d", "500ms", or a bare integer of seconds.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+using ocspkit::parse_duration;  // common/duration.hpp
 
 }  // namespace ocspkit::responder
