@@ -95,6 +95,8 @@ std::string responder_metrics::render(const gauges& g) const {
     append(out, "# TYPE ocsp_signing_queue_depth gauge\nocsp_signing_queue_depth {}\n", g.signing_queue_depth);
     append(out, "# TYPE ocsp_try_later_total counter\nocsp_try_later_total {}\n", try_later_.load());
     append(out, "# TYPE ocsp_open_connections gauge\nocsp_open_connections {}\n", g.open_connections);
+    append(out, "# HELP ocsp_index_change_sequence The index's change sequence up to which the cache reflects it.\n"
+         "# TYPE ocsp_index_change_sequence gauge\nocsp_index_change_sequence {}\n", g.index_change_sequence);
     append(out, "# HELP ocsp_signer_seconds_to_expiry Seconds until each issuer's signing certificate expires.\n"
          "# TYPE ocsp_signer_seconds_to_expiry gauge\n");
     for (auto& [name, seconds] : g.signer_seconds_to_expiry)

@@ -33,6 +33,7 @@ public:
         std::size_t cache_bytes = 0;
         std::size_t signing_queue_depth = 0;
         std::size_t open_connections = 0;
+        std::int64_t index_change_sequence = -1;  // last change of the index applied to the cache; -1 before the first poll
         std::vector<std::pair<std::string, double>> signer_seconds_to_expiry;  // issuer name -> seconds
     };
     std::string render(const gauges& g) const;

@@ -257,6 +257,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
             const std::int64_t seq = index->current_change_seq();
             if (seen < 0) {
                 seen = seq;
+                applied_change_seq_.store(seen);
             } else if (seq != seen) {
                 constexpr std::size_t change_limit = 100000;
                 auto changes = index->changes_since(seen, change_limit);
@@ -265,6 +266,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
                     cache_.clear();
                     seen = seq;
                     apply_issuer_flags(*index);
+                    applied_change_seq_.store(seen);
                     logger()->info("index changed (sequence {}): bulk change, cache cleared", seq);
                     continue;
                 }
@@ -278,6 +280,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
                 }
                 seen = std::max(seen, seq);
                 apply_issuer_flags(*index);
+                applied_change_seq_.store(seen);
                 logger()->info("index changed (sequence {}): {} certificates, {} cached answers re-signed", seq,
                                changes.size(), resigned);
             }
@@ -340,6 +343,7 @@ responder_metrics::gauges ocsp_service::gauges() const {
     g.cache_entries = cache_.entries();
     g.cache_bytes = cache_.bytes_used();
     g.signing_queue_depth = queued_.load();
+    g.index_change_sequence = applied_change_seq_.load();
     const sys_seconds now = clock_.now_seconds();
     for (const auto& p : issuers_.load()->profiles())
         g.signer_seconds_to_expiry.emplace_back(p.name, static_cast<double>((p.signing->not_after() - now).count()));

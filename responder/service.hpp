@@ -73,6 +73,7 @@ private:
     std::mutex reload_mutex_;
     boost::asio::thread_pool pool_;
     std::atomic<std::size_t> queued_{0};
+    std::atomic<std::int64_t> applied_change_seq_{-1};
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
     std::jthread watcher_;
 };

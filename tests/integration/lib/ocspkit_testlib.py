@@ -172,6 +172,27 @@ class Responder:
             self.close()
             raise AssertionError(f"ocsp-responder did not start:\n{self.log_text()}")
         self.url = f"http://127.0.0.1:{self.port}"
+        self.database = Path(database)
+
+    def metric(self, name):
+        """The value of one unlabelled metric from /metrics, as a float."""
+        import urllib.request
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        raise AssertionError(f"metric {name} missing")
+
+    def wait_for_index_changes(self, timeout=3.0):
+        """Waits until the change watcher has applied every change now in the index to its cache."""
+        import sqlite3
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as db:
+            target = db.execute("SELECT value FROM change_counter WHERE id = 1").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        while self.metric("ocsp_index_change_sequence") < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"responder did not apply index change {target} within {timeout} s")
+            time.sleep(0.02)
 
     def log_text(self):
         self.log.flush()

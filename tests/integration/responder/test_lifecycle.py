@@ -11,7 +11,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from ocspkit_testlib import RESPONDER, Index, Pki, Responder, ocsp_query, run  # noqa: E402
+from ocspkit_testlib import (RESPONDER, Index, Pki, Responder, make_request_der, ocsp_query,  # noqa: E402
+                             response_text, run)
 
 
 class Lifecycle(unittest.TestCase):
@@ -122,6 +123,28 @@ class Lifecycle(unittest.TestCase):
         rc, out = ocsp_query(r.url, self.pki.ca_cert, serials=[self.serial], ca_file=self.pki.ca_cert)
         self.assertEqual(rc, 0, out)
         self.assertIn("reload failed", r.log_text())
+
+    def test_cached_answer_follows_revocation_once_the_change_is_applied(self):
+        # A second certificate, so that revoking it leaves the class's certificate alone.
+        _, _, serial = self.pki.issue("revoked-later.example")
+        self.index.ctl("import-index", "--issuer", str(self.pki.ca_cert), str(self.pki.index()))
+        r = self.start()
+        request = make_request_der(self.pki.ca_cert, [serial], workdir=r.workdir)
+
+        def post():
+            conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=5)
+            conn.request("POST", "/", body=request, headers={"Content-Type": "application/ocsp-request"})
+            body = conn.getresponse().read()
+            conn.close()
+            return response_text(body, r.workdir)
+
+        self.assertIn("Cert Status: good", post())
+        hits = r.metric("ocsp_cache_hits_total")
+        self.assertIn("Cert Status: good", post())  # now from the pre-signed cache
+        self.assertEqual(r.metric("ocsp_cache_hits_total"), hits + 1)
+        self.index.ctl("revoke", serial, "--issuer", str(self.pki.ca_cert), "--reason", "keyCompromise")
+        r.wait_for_index_changes()
+        self.assertIn("Cert Status: revoked", post())
 
     def test_sigterm_exits_cleanly(self):
         r = self.start()
