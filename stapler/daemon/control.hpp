@@ -1,0 +1,61 @@
+#pragma once
+// The control socket (a unix stream socket, mode 0660) and its clients, `ocsp-stapler status` and
+// `ocsp-stapler refresh`. Line protocol: the client sends one line, "status", "refresh" or
+// "refresh NAME"; the daemon answers with one JSON object and closes.
+//
+//   status        {"ready": true, "certificates": [{"name", "chain", "status", "action", "this_update",
+//                  "next_update", "next_refresh", "last_error", "fetch_failures", "policy"}]}
+//   refresh [N]   {"ready": true, "results": [{"name", "ok", "status", "reason", "detail"}]}
+//   anything else {"error": "..."}
+// Times are RFC 3339 UTC strings ("2026-01-01T00:00:00Z") or null.
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <spdlog/logger.h>
+
+#include "stapler/daemon/daemon.hpp"
+
+namespace ocspkit::stapler::daemon {
+
+std::string status_json(const status_snapshot& s);
+std::string refresh_json(bool ready, const std::vector<fetch_report>& reports);
+std::string error_json(std::string_view message);
+
+class control_server {
+public:
+    control_server(asio::io_context& io, stapler_daemon& daemon, std::filesystem::path path,
+                   std::shared_ptr<spdlog::logger> log);
+    ~control_server();
+    // Binds (replacing a stale socket file) and sets mode 0660. Throws std::runtime_error.
+    void open();
+    void start();
+    // Stops accepting and removes the socket file.
+    void close();
+
+private:
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(asio::local::stream_protocol::socket socket);
+
+    asio::io_context& io_;
+    stapler_daemon& daemon_;
+    std::filesystem::path path_;
+    std::shared_ptr<spdlog::logger> log_;
+    asio::local::stream_protocol::acceptor acceptor_;
+    bool open_ = false;
+};
+
+// Clients. Exit codes as docs/stapler.md states them:
+//   status:  0 answered and ready, 3 answered but not ready, 1 unreachable
+//   refresh: 0 every fetch succeeded, 4 one failed (or no such certificate), 1 unreachable
+int status_command(const std::filesystem::path& socket, bool json, std::ostream& out, std::ostream& err);
+int refresh_command(const std::filesystem::path& socket, const std::optional<std::string>& name, std::ostream& out,
+                    std::ostream& err);
+
+}  // namespace ocspkit::stapler::daemon

@@ -1,0 +1,371 @@
+#include "stapler/daemon/daemon.hpp"
+
+#include <algorithm>
+#include <set>
+#include <type_traits>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "common/asn1_time.hpp"
+#include "common/duration.hpp"
+#include "stapler/daemon/daemon_tracked.hpp"
+#include "stapler/daemon/fetcher.hpp"
+#include "stapler/daemon/ocsp_request_builder.hpp"
+
+namespace ocspkit::stapler::daemon {
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+
+stapler_daemon::stapler_daemon(asio::io_context& io, stapler_config config, inventory inv, const clock_source& clock,
+                               std::shared_ptr<spdlog::logger> log)
+    : io_(io),
+      config_(std::move(config)),
+      inventory_(std::move(inv)),
+      clock_(clock),
+      log_(std::move(log)),
+      store_(config_.state_dir),
+      random_(std::random_device{}()),
+      startup_timer_(std::make_unique<asio::steady_timer>(io)),
+      reload_timer_(std::make_unique<asio::steady_timer>(io)) {}
+
+stapler_daemon::~stapler_daemon() {
+    // Queued writes finish (they are atomic either way); nothing new is started.
+    disk_.join();
+}
+
+time_point stapler_daemon::now() const { return std::chrono::time_point_cast<milliseconds>(clock_.now()); }
+
+double stapler_daemon::draw() { return std::uniform_real_distribution<double>(0.0, 1.0)(random_); }
+
+schedule_params stapler_daemon::params() const {
+    return {config_.min_refresh_interval, config_.retry_initial, config_.retry_max, config_.jitter};
+}
+
+void stapler_daemon::open() {
+    if (auto ec = store_.prepare())
+        throw std::runtime_error(fmt::format("state_dir {}: {}", config_.state_dir.string(), ec.message()));
+    std::error_code ec;
+    std::filesystem::create_directories(config_.shm_path.parent_path(), ec);
+    shm_ = shm_writer::open(config_.shm_path, shm_options{config_.shm_capacity, config_.shm_slot_size}, ec);
+    if (!shm_) throw std::runtime_error(fmt::format("shm_path {}: {}", config_.shm_path.string(), ec.message()));
+    log_->info("shm cache {} ({}, {} slots of {} bytes)", config_.shm_path.string(),
+               shm_->created() ? "created" : "reused", shm_->capacity(), config_.shm_slot_size);
+}
+
+stapler_daemon::tracked_ptr stapler_daemon::track(certificate cert) {
+    auto t = std::make_shared<tracked>(io_, std::move(cert));
+    certs_[t->cert.name] = t;
+    return t;
+}
+
+asio::awaitable<void> stapler_daemon::start(std::function<void()> on_ready) {
+    for (const auto& s : inventory_.skipped) log_->warn("{}", s);
+    std::vector<tracked_ptr> all;
+    for (auto& c : inventory_.certificates) all.push_back(track(std::move(c)));
+    inventory_.certificates.clear();
+
+    // Entries of certificates no longer configured would be stapled forever by readers otherwise.
+    std::set<cache_key> keys;
+    for (const auto& t : all) keys.insert(t->cert.key);
+    for (const auto& [key, entry] : shm_->entries())
+        if (!keys.contains(key)) shm_->remove(key);
+
+    co_await restore(all);
+    const time_point t0 = now();
+    for (const auto& t : all) {
+        if (t->state.next_refresh <= t0) {
+            t->startup_pending = true;
+            ++startup_pending_;
+        }
+    }
+    log_->info("{} certificates, {} to fetch before ready (at most {})", all.size(), startup_pending_,
+               format_duration(config_.startup_timeout));
+    for (const auto& t : all) asio::co_spawn(io_, cert_loop(t), log_exceptions(log_, t->cert.name));
+    if (startup_pending_ > 0) {
+        startup_timer_->expires_after(config_.startup_timeout);
+        co_await startup_timer_->async_wait(use_tuple);
+    }
+    if (stopping_) co_return;
+    if (startup_pending_ > 0) log_->warn("start-up timeout: {} certificates still without a fetch result", startup_pending_);
+    startup_pending_ = 0;
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
+    for (auto& [name, t] : certs_) {
+        t->startup_pending = false;
+        // Readers must learn that a hard-fail certificate cannot be served rather than miss it.
+        if (!t->state.usable(now_s)) put_entry(*t);
+    }
+    ready_ = true;
+    log_->info("ready");
+    if (on_ready) on_ready();
+}
+
+asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& certs) {
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
+    std::vector<const certificate*> list;
+    for (const auto& t : certs) list.push_back(&t->cert);
+    auto restored = co_await on_pool([this, list, now_s] {
+        std::vector<state_store::restored> out;
+        for (const auto* c : list) out.push_back(store_.restore(*c, now_s, config_.max_skew));
+        return out;
+    });
+    auto p = params();
+    p.min_refresh_interval = 0ms;  // a response half-way through its life at start-up is fetched at once
+    const time_point n = now();
+    for (std::size_t i = 0; i < certs.size(); ++i) {
+        auto& t = *certs[i];
+        if (!restored[i].problem.empty()) log_->warn("{}: persisted response not used: {}", t.cert.name, restored[i].problem);
+        if (!restored[i].response) {
+            t.state.next_refresh = n;
+            continue;
+        }
+        const auto& r = *restored[i].response;
+        t.state.next_refresh = next_refresh_after_success(p, to_time_point(r.this_update), to_time_point(r.next_update),
+                                                          n, std::nullopt, draw());
+        log_->info("{}: restored {} response (thisUpdate {}, nextUpdate {})", t.cert.name, to_string(r.status),
+                   to_iso8601(r.this_update), to_iso8601(r.next_update));
+        t.state.current = std::move(restored[i].response);
+        if (!t.removed) put_entry(t);
+    }
+}
+
+asio::awaitable<void> stapler_daemon::cert_loop(tracked_ptr t) {
+    while (!stopping_ && !t->removed) {
+        check_expiry(*t);
+        const time_point n = now();
+        if (n >= t->state.next_refresh) {
+            co_await join_or_fetch(t);
+            continue;
+        }
+        // Wake for the refresh, the next expiry alert, or the end of the response, whichever is first; at
+        // least every 5 minutes so that a wall-clock jump is noticed.
+        time_point wake = std::min(t->state.next_refresh, n + milliseconds{5min});
+        const auto now_s = std::chrono::floor<std::chrono::seconds>(n);
+        if (const auto* r = t->state.usable(now_s)) {
+            wake = std::min(wake, to_time_point(r->next_update));
+            if (t->state.alerts_fired < config_.expiry_alert.size())
+                wake = std::min(wake, to_time_point(r->next_update) - config_.expiry_alert[t->state.alerts_fired]);
+        }
+        t->wake.expires_after(std::max(wake - n, milliseconds{1}));
+        co_await t->wake.async_wait(use_tuple);
+    }
+}
+
+void stapler_daemon::check_expiry(tracked& t) {
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
+    for (auto left : t.state.due_alerts(config_.expiry_alert, now_s)) {
+        ++t.expiry_alerts;
+        log_->warn("{}: staple expires in less than {} (nextUpdate {}), last error: {}", t.cert.name,
+                   format_duration(left), to_iso8601(t.state.current->next_update),
+                   t.state.last_error.empty() ? "none" : t.state.last_error);
+    }
+    if (t.state.current && !t.state.usable(now_s) && !t.expiry_logged) {
+        // The shm entry degrades by itself (action_when_expired); this only tells the operator.
+        t.expiry_logged = true;
+        log_->error("{}: response expired at {} without a replacement; now {}", t.cert.name,
+                    to_iso8601(t.state.current->next_update),
+                    to_string(action_without_response(t.cert.settings.policy, t.cert.must_staple)));
+    }
+}
+
+asio::awaitable<fetch_report> stapler_daemon::join_or_fetch(tracked_ptr t) {
+    if (t->fetching) {
+        auto waiter = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+        t->waiters.push_back(waiter);
+        co_await waiter->async_wait(use_tuple);
+        if (t->last_report && !stopping_) co_return *t->last_report;
+        co_return fetch_report{t->cert.name, false, "", "stopped", "the daemon is stopping"};
+    }
+    co_return co_await fetch_once(t);
+}
+
+asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
+    t->fetching = true;
+    fetch_report report{t->cert.name, false, "", "", ""};
+    const auto fail = [&](std::string_view reason, std::string_view detail) {
+        t->state.on_failed(reason, detail, now(), params(), draw());
+        ++t->fetch_results[std::string(reason)];
+        report.reason = std::string(reason);
+        report.detail = std::string(detail);
+        const auto wait = std::chrono::duration_cast<std::chrono::seconds>(t->state.next_refresh - now());
+        log_->warn("{}: fetch failed: {}: {} (failure {}, retry in {}s{})", t->cert.name, reason, detail,
+                   t->state.failures, wait.count(),
+                   t->state.usable(std::chrono::floor<std::chrono::seconds>(now())) ? ", keeping the current response" : "");
+        if (ready_ && !t->state.usable(std::chrono::floor<std::chrono::seconds>(now()))) put_entry(*t);
+    };
+
+    const auto& s = t->cert.settings;
+    auto built = build_ocsp_request(t->cert.leaf.get(), t->cert.issuer.get(), s.hash, s.nonce);
+    if (!built) {
+        fail("internal_error", built.error_message());
+    } else {
+        fetch_request req;
+        req.url = t->cert.responder_url;
+        req.ocsp_request_der = built->der;
+        req.use_get = s.method == request_method::get;
+        req.timeout = s.timeout;
+        req.max_body = s.max_response_bytes;
+        auto outcome = co_await fetch(std::move(req));
+        if (stopping_ || t->removed) {
+            report.reason = "stopped";
+        } else if (!outcome) {
+            fail(to_string(outcome.failure().error), outcome.failure().detail);
+        } else {
+            validation_options options;
+            options.max_skew = config_.max_skew;
+            options.max_size = s.max_response_bytes;
+            options.expected_nonce = built->nonce;
+            const auto& body = outcome.response().body;
+            auto v = validate_response(t->cert.leaf.get(), t->cert.issuer.get(), body,
+                                       std::chrono::floor<std::chrono::seconds>(now()), options);
+            if (!v.usable()) {
+                fail(to_string(v.rejected().reason), v.rejected().detail);
+            } else {
+                const auto status = v.response().status;
+                auto applied = t->state.on_fetched(std::move(v).response(), now(), outcome.response().max_age, params(),
+                                                   draw());
+                ++t->fetch_results[std::string(applied.result)];
+                if (applied.result != "ok") {
+                    report.reason = std::string(applied.result);
+                    report.detail = t->state.last_error;
+                    log_->warn("{}: fetched response ignored: {}", t->cert.name, t->state.last_error);
+                } else {
+                    report.ok = true;
+                    report.status = std::string(to_string(t->state.current->status));
+                    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(t->state.next_refresh - now());
+                    log_->info("{}: fetched {} (thisUpdate {}, nextUpdate {}){}, next refresh in {}s", t->cert.name,
+                               to_string(status), to_iso8601(t->state.current->this_update),
+                               to_iso8601(t->state.current->next_update),
+                               applied.publish ? ", published" : ", older than the published one: kept",
+                               wait.count());
+                    if (applied.publish) {
+                        t->expiry_logged = false;
+                        co_await publish(t);
+                    }
+                }
+            }
+        }
+    }
+
+    t->fetching = false;
+    t->last_report = report;
+    for (auto& w : t->waiters) w->cancel();
+    t->waiters.clear();
+    t->wake.cancel();  // the loop recomputes its wake-up from the new schedule
+    if (t->startup_pending) {
+        t->startup_pending = false;
+        if (--startup_pending_ == 0) startup_timer_->cancel();
+    }
+    co_return report;
+}
+
+void stapler_daemon::put_entry(tracked& t) {
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
+    const cache_entry e = t.state.entry(t.cert.settings.policy, t.cert.must_staple, now_s);
+    if (auto ec = shm_->put(t.cert.key, e))
+        log_->error("{}: cannot publish into the shm cache: {}", t.cert.name, ec.message());
+}
+
+asio::awaitable<void> stapler_daemon::publish(tracked_ptr t) {
+    // Persist first: after a crash the daemon restarts from what readers saw, never from less.
+    std::vector<std::uint8_t> der = t->state.current->der;
+    std::string name = t->cert.name;
+    auto error = co_await on_pool([this, name, der] {
+        auto s = store_.save(name, der);
+        return s ? std::string() : s.error_message();
+    });
+    if (!error.empty()) log_->error("{}: cannot persist the response: {}", name, error);
+    if (stopping_ || t->removed) co_return;
+    put_entry(*t);
+    co_await export_files(t);
+}
+
+asio::awaitable<void> stapler_daemon::export_files(tracked_ptr t) {
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
+    const auto* r = t->state.usable(now_s);
+    if (!r) co_return;
+    // nginx and HAProxy staple whatever file they are given: only what decide() would staple goes there.
+    if (decide(t->cert.settings.policy, t->cert.must_staple, t->state.current, now_s).action != staple_action::staple)
+        co_return;
+    std::vector<std::uint8_t> der = r->der;
+    for (const auto& file : {t->cert.nginx_file, t->cert.haproxy_file}) {
+        if (file.empty()) continue;
+        auto error = co_await on_pool([file, der] {
+            auto s = write_file_atomically(file, der, 0644);
+            return s ? std::string() : s.error_message();
+        });
+        if (!error.empty()) {
+            log_->error("{}: cannot write {}: {}", t->cert.name, file.string(), error);
+            continue;
+        }
+        log_->debug("{}: wrote {}", t->cert.name, file.string());
+        if (file == t->cert.nginx_file && !config_.nginx_reload_command.empty()) {
+            debouncer_.request(std::chrono::steady_clock::now());
+            if (!reload_running_) asio::co_spawn(io_, reload_runner(), log_exceptions(log_, "nginx reload"));
+        }
+        if (file == t->cert.haproxy_file && !config_.haproxy_stats_socket.empty()) {
+            auto endpoint = parse_haproxy_endpoint(config_.haproxy_stats_socket);
+            if (!endpoint) {
+                log_->error("{}: haproxy stats_socket: {}", t->cert.name, endpoint.error_message());
+                continue;
+            }
+            auto pushed = co_await push_haproxy_ocsp(*endpoint, der);
+            if (pushed)
+                log_->info("{}: pushed to HAProxy at {}", t->cert.name, config_.haproxy_stats_socket);
+            else
+                log_->error("{}: HAProxy push failed: {}", t->cert.name, pushed.error_message());
+        }
+    }
+}
+
+asio::awaitable<void> stapler_daemon::reload_runner() {
+    reload_running_ = true;
+    while (!stopping_) {
+        const auto due = debouncer_.due();
+        if (!due) break;
+        reload_timer_->expires_at(*due);
+        co_await reload_timer_->async_wait(use_tuple);
+        if (stopping_) break;
+        const auto n = std::chrono::steady_clock::now();
+        if (!debouncer_.should_run(n)) continue;
+        debouncer_.ran(n);
+        auto ran = co_await run_command(config_.nginx_reload_command, 30s);
+        if (!ran)
+            log_->error("nginx reload_command could not start: {}", ran.error_message());
+        else if (!ran->success())
+            log_->error("nginx reload_command failed ({})",
+                        ran->timed_out ? "timed out" : ran->exited ? fmt::format("exit {}", ran->exit_code)
+                                                                   : fmt::format("signal {}", ran->signal));
+        else
+            log_->info("nginx reload_command ran");
+    }
+    reload_running_ = false;
+}
+
+void stapler_daemon::forget(const tracked_ptr& t) {
+    t->removed = true;
+    t->wake.cancel();
+    for (auto& w : t->waiters) w->cancel();
+    t->waiters.clear();
+    if (t->startup_pending) {
+        t->startup_pending = false;
+        if (--startup_pending_ == 0) startup_timer_->cancel();
+    }
+}
+
+void stapler_daemon::stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [name, t] : certs_) {
+        t->wake.cancel();
+        for (auto& w : t->waiters) w->cancel();
+    }
+    startup_timer_->cancel();
+    reload_timer_->cancel();
+}
+
+}  // namespace ocspkit::stapler::daemon

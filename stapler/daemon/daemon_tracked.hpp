@@ -1,0 +1,66 @@
+#pragma once
+// Private to the daemon's translation units: the per-certificate record behind stapler_daemon.
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/logger.h>
+
+#include "stapler/daemon/daemon.hpp"
+
+namespace ocspkit::stapler::daemon {
+
+// Everything the daemon knows about one certificate. Owned by certs_ and by the coroutines working on
+// it, so that a certificate removed by a reload stays alive until they notice `removed`.
+struct stapler_daemon::tracked {
+    certificate cert;
+    cert_state state;
+    asio::steady_timer wake;  // the refresh loop sleeps on it; cancelled to make it look again
+    bool removed = false;
+    bool fetching = false;
+    bool startup_pending = false;
+    bool expiry_logged = false;
+    std::vector<std::shared_ptr<asio::steady_timer>> waiters;  // refreshes joining the fetch in flight
+    std::optional<fetch_report> last_report;
+    std::map<std::string, std::uint64_t, std::less<>> fetch_results;  // ocsp_stapler_fetch_total
+    std::uint64_t expiry_alerts = 0;
+
+    tracked(asio::io_context& io, certificate c) : cert(std::move(c)), wake(io) {}
+};
+
+// co_spawn completion for fire-and-forget coroutines: an escaped exception is a bug, logged, never fatal.
+inline auto log_exceptions(std::shared_ptr<spdlog::logger> log, std::string what) {
+    return [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log->error("{}: {}", what, ex.what());
+        }
+    };
+}
+
+// Runs blocking work on the disk pool; the awaiting coroutine resumes on its own executor afterwards.
+template <class F>
+auto stapler_daemon::on_pool(F f) -> asio::awaitable<decltype(f())> {
+    using R = decltype(f());
+    if constexpr (std::is_void_v<R>) {
+        co_await asio::co_spawn(disk_, [f = std::move(f)]() mutable -> asio::awaitable<void> {
+            f();
+            co_return;
+        }, asio::use_awaitable);
+    } else {
+        co_return co_await asio::co_spawn(
+            disk_, [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
+    }
+}
+
+}  // namespace ocspkit::stapler::daemon
