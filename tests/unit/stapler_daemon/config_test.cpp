@@ -1,0 +1,287 @@
+// ocsp-stapler's configuration: every error names file:line:key (a table, house rule 13), then the
+// certificate inventory built from real chain files made at run time.
+#include "stapler/daemon/config.hpp"
+
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_pki.hpp"
+
+namespace ocspkit::stapler::daemon {
+namespace {
+
+using ocspkit::test::append_pem;
+using ocspkit::test::issued;
+using ocspkit::test::make_ca;
+using ocspkit::test::make_cert;
+using ocspkit::test::temp_dir;
+using ocspkit::test::write_pem;
+
+std::filesystem::path write_file(const std::filesystem::path& file, const std::string& text) {
+    std::ofstream(file) << text;
+    return file;
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+struct error_case {
+    const char* name;
+    const char* toml;
+    const char* expected;  // after "FILE:"
+};
+
+class config_errors : public ::testing::TestWithParam<error_case> {};
+
+TEST_P(config_errors, name_file_line_and_key) {
+    const auto& c = GetParam();
+    const std::filesystem::path origin = "/etc/ocsp-stapler/stapler.toml";
+    const std::string message = error_of([&] { parse_config(c.toml, origin); });
+    EXPECT_EQ(message.substr(0, origin.string().size() + 1), origin.string() + ":") << message;
+    EXPECT_NE(message.find(c.expected), std::string::npos) << "expected '" << c.expected << "' in: " << message;
+}
+
+
+INSTANTIATE_TEST_SUITE_P(
+    stapler_config, config_errors,
+    ::testing::Values(
+        error_case{"unknown_top_level_key", "bogus = 1\n[[certificate]]\nchain = \"www.pem\"\n", ":1: key 'bogus': unknown key"},
+        error_case{"unknown_stapler_key", "[stapler]\nstate_dirr = \"/x\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'stapler.state_dirr': unknown key"},
+        error_case{"unknown_certificate_key", "[[certificate]]\nchain = \"www.pem\"\nchian = \"x\"\n",
+                   ":3: key 'certificate[0].chian': unknown key"},
+        error_case{"unknown_defaults_key", "[defaults]\nhaproxy = true\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'defaults.haproxy': unknown key"},
+        error_case{"unknown_directory_key", "[[directory]]\npath = \"d\"\nname = \"x\"\n",
+                   ":3: key 'directory[0].name': unknown key"},
+        error_case{"bad_duration", "[stapler]\nretry_initial = \"10 parsecs\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'stapler.retry_initial': must be a duration"},
+        error_case{"retry_max_below_initial", "[stapler]\nretry_initial = \"1m\"\nretry_max = \"10s\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":3: key 'stapler.retry_max': must not be shorter than retry_initial"},
+        error_case{"jitter_out_of_range", "[stapler]\njitter = 0.9\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'stapler.jitter': must be between 0 and 0.5"},
+        error_case{"slot_size_not_multiple_of_64", "[stapler]\nshm_slot_size = 1000\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'stapler.shm_slot_size': must be a multiple of 64"},
+        error_case{"expiry_alert_not_durations", "[stapler]\nexpiry_alert = [\"12h\", \"soon\"]\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'stapler.expiry_alert': must be a duration"},
+        error_case{"bad_log_level", "[stapler]\nlog_level = \"loud\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'stapler.log_level': 'loud' is not a log level"},
+        error_case{"bad_policy", "[defaults]\npolicy = \"strict\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'defaults.policy': 'strict' is not one of: soft, hard"},
+        error_case{"bad_hash_override", "[[certificate]]\nchain = \"a.pem\"\nhash = \"md5\"\n",
+                   ":3: key 'certificate[0].hash': 'md5' is not one of: sha1, sha256"},
+        error_case{"max_response_bytes_beyond_slot", "[[certificate]]\nchain = \"a.pem\"\nmax_response_bytes = 5000\n",
+                   ":3: key 'certificate[0].max_response_bytes': must be between 0 and 4032"},
+        error_case{"https_responder_url", "[[certificate]]\nchain = \"a.pem\"\nresponder_url = \"https://ocsp.example/\"\n",
+                   ":3: key 'certificate[0].responder_url':"},
+        error_case{"bad_name", "[[certificate]]\nchain = \"a.pem\"\nname = \"../etc\"\n",
+                   ":3: key 'certificate[0].name': must be letters"},
+        error_case{"chain_missing", "[[certificate]]\nname = \"www\"\n", ":1: key 'certificate[0].chain': is required"},
+        error_case{"certificate_not_a_table_array", "certificate = \"www.pem\"\n",
+                   ":1: key 'certificate': must be written as [[certificate]] tables"},
+        error_case{"nothing_to_staple", "[stapler]\nlog_level = \"info\"\n", " key 'certificate': at least one"},
+        error_case{"reload_command_not_strings", "[nginx]\nreload_command = [\"nginx\", 1]\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'nginx.reload_command': must be an array of strings"},
+        error_case{"syntax_error", "[stapler\n", ":1:"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(stapler_config, defaults_overrides_and_relative_paths) {
+    const std::string text = R"(
+[stapler]
+state_dir = "state"
+metrics_listen = "127.0.0.1:0"
+expiry_alert = ["1h", "12h", "1h"]
+jitter = 0
+[defaults]
+nonce = true
+hash = "sha256"
+[haproxy]
+stats_socket = "run/haproxy.sock"
+[[certificate]]
+chain = "certs/www.pem"
+method = "post"
+timeout = "500ms"
+)";
+    auto c = parse_config(text, "/etc/ocsp-stapler/stapler.toml");
+    EXPECT_EQ(c.state_dir, "/etc/ocsp-stapler/state");
+    EXPECT_EQ(c.shm_path, "/run/ocsp-stapler/staples");
+    EXPECT_EQ(c.haproxy_stats_socket, "/etc/ocsp-stapler/run/haproxy.sock");
+    EXPECT_EQ(c.jitter, 0.0);
+    ASSERT_EQ(c.expiry_alert.size(), 2u);  // sorted descending, duplicates dropped
+    EXPECT_EQ(c.expiry_alert[0], std::chrono::hours{12});
+    EXPECT_EQ(c.expiry_alert[1], std::chrono::hours{1});
+    ASSERT_EQ(c.certificates.size(), 1u);
+    const auto& e = c.certificates[0];
+    EXPECT_EQ(e.chain, "/etc/ocsp-stapler/certs/www.pem");
+    EXPECT_TRUE(e.settings.nonce);
+    EXPECT_EQ(e.settings.hash, hash_alg::sha256);
+    EXPECT_EQ(e.settings.method, request_method::post);
+    EXPECT_EQ(e.settings.timeout, std::chrono::milliseconds{500});
+    EXPECT_EQ(e.settings.policy, staple_policy::soft);
+}
+
+// Chain files on disk for the inventory tests.
+struct files {
+    temp_dir dir;
+    issued ca = make_ca("Daemon Test CA");
+    issued other_ca = make_ca("Daemon Other CA");
+    issued www = make_cert(ca, "www.example", ocspkit::test::key_type::ec_p256, with_url("http://127.0.0.1:1/ocsp"));
+    issued bare = make_cert(ca, "bare.example");  // no AIA
+    issued strict = make_cert(ca, "strict.example", ocspkit::test::key_type::ec_p256, must_staple());
+
+    static ocspkit::test::cert_options with_url(std::string url) {
+        ocspkit::test::cert_options o;
+        o.ocsp_url = std::move(url);
+        o.serial_hex = "2001";
+        return o;
+    }
+    static ocspkit::test::cert_options must_staple() {
+        auto o = with_url("http://127.0.0.1:1/");
+        o.serial_hex = "2002";
+        o.must_staple = true;
+        return o;
+    }
+    std::filesystem::path chain(const std::string& name, X509* leaf, X509* issuer) {
+        auto file = dir / name;
+        write_pem(file, leaf);
+        if (issuer) append_pem(file, issuer);
+        return file;
+    }
+    std::filesystem::path config(const std::string& text) { return write_file(dir / "stapler.toml", text); }
+};
+
+std::string inventory_error(files& f, const std::string& text) {
+    auto path = f.config(text);
+    return error_of([&] { build_inventory(load_config(path)); });
+}
+
+TEST(stapler_inventory, loads_chain_issuer_url_and_must_staple) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.ca.cert.get());
+    f.chain("strict.pem", f.strict.cert.get(), f.ca.cert.get());
+    auto inv = build_inventory(load_config(f.config(
+        "[[certificate]]\nchain = \"www.pem\"\nnginx_file = \"out/www.der\"\n"
+        "[[certificate]]\nchain = \"strict.pem\"\nname = \"strict-one\"\nhaproxy = true\n")));
+    ASSERT_EQ(inv.certificates.size(), 2u);
+    const auto& www = inv.certificates[0];
+    EXPECT_EQ(www.name, "www");
+    EXPECT_EQ(www.responder_url, "http://127.0.0.1:1/ocsp");
+    EXPECT_FALSE(www.must_staple);
+    EXPECT_EQ(X509_cmp(www.issuer.get(), f.ca.cert.get()), 0);
+    EXPECT_EQ(www.nginx_file, f.dir / "out/www.der");
+    EXPECT_EQ(www.settings.max_response_bytes, 4032u);
+    EXPECT_EQ(www.key, *cache_key_of(f.www.cert.get()));
+    const auto& strict = inv.certificates[1];
+    EXPECT_EQ(strict.name, "strict-one");
+    EXPECT_TRUE(strict.must_staple);
+    EXPECT_EQ(strict.effective_policy(), staple_policy::hard);
+    EXPECT_EQ(strict.haproxy_file, f.dir / "strict.pem.ocsp");
+}
+
+TEST(stapler_inventory, separate_issuer_file_and_url_override) {
+    files f;
+    f.chain("bare.pem", f.bare.cert.get(), nullptr);
+    f.chain("ca.pem", f.ca.cert.get(), nullptr);
+    auto inv = build_inventory(load_config(f.config(
+        "[[certificate]]\nchain = \"bare.pem\"\nissuer = \"ca.pem\"\nresponder_url = \"http://ocsp.example:8080/x\"\n")));
+    ASSERT_EQ(inv.certificates.size(), 1u);
+    EXPECT_EQ(inv.certificates[0].responder_url, "http://ocsp.example:8080/x");
+}
+
+TEST(stapler_inventory, no_issuer_is_an_error_at_the_chain_key) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), nullptr);
+    const auto m = inventory_error(f, "[stapler]\nlog_level = \"info\"\n[[certificate]]\nchain = \"www.pem\"\n");
+    EXPECT_NE(m.find("stapler.toml:4: key 'certificate[0].chain': "), std::string::npos) << m;
+    EXPECT_NE(m.find("holds no issuer"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, issuer_that_did_not_sign_is_an_error_at_the_issuer_key) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), nullptr);
+    f.chain("other.pem", f.other_ca.cert.get(), nullptr);
+    const auto m = inventory_error(f, "[[certificate]]\nchain = \"www.pem\"\nissuer = \"other.pem\"\n");
+    EXPECT_NE(m.find("stapler.toml:3: key 'certificate[0].issuer': "), std::string::npos) << m;
+    EXPECT_NE(m.find("did not sign"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, wrong_second_certificate_in_chain_is_an_error) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.other_ca.cert.get());
+    const auto m = inventory_error(f, "[[certificate]]\nchain = \"www.pem\"\n");
+    EXPECT_NE(m.find(":2: key 'certificate[0].chain': the second certificate"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, no_aia_and_no_override_is_an_error) {
+    files f;
+    f.chain("bare.pem", f.bare.cert.get(), f.ca.cert.get());
+    const auto m = inventory_error(f, "\n[[certificate]]\nchain = \"bare.pem\"\n");
+    EXPECT_NE(m.find("stapler.toml:3: key 'certificate[0].chain': "), std::string::npos) << m;
+    EXPECT_NE(m.find("set responder_url"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, unreadable_chain_is_an_error) {
+    files f;
+    const auto m = inventory_error(f, "[[certificate]]\nchain = \"missing.pem\"\n");
+    EXPECT_NE(m.find(":2: key 'certificate[0].chain': cannot read the chain"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, duplicate_names_are_an_error) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.ca.cert.get());
+    f.chain("strict.pem", f.strict.cert.get(), f.ca.cert.get());
+    const auto m = inventory_error(
+        f, "[[certificate]]\nchain = \"www.pem\"\n[[certificate]]\nchain = \"strict.pem\"\nname = \"www\"\n");
+    EXPECT_NE(m.find(":5: key 'certificate[1].name': duplicate certificate name 'www'"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, directory_scan_skips_what_it_cannot_staple) {
+    files f;
+    std::filesystem::create_directory(f.dir / "stapled");
+    f.chain("stapled/www.pem", f.www.cert.get(), f.ca.cert.get());
+    f.chain("stapled/strict.crt", f.strict.cert.get(), f.ca.cert.get());
+    f.chain("stapled/lonely.pem", f.www.cert.get(), nullptr);   // no issuer
+    f.chain("stapled/bare.pem", f.bare.cert.get(), f.ca.cert.get());  // no AIA
+    write_file(f.dir / "stapled/notes.txt", "not a certificate");
+    write_file(f.dir / "stapled/junk.pem", "-----BEGIN GARBAGE-----\n");
+    f.chain("strict.pem", f.strict.cert.get(), f.ca.cert.get());
+    auto inv = build_inventory(load_config(f.config(
+        "[[certificate]]\nchain = \"strict.pem\"\n[[directory]]\npath = \"stapled\"\npolicy = \"hard\"\n")));
+    ASSERT_EQ(inv.certificates.size(), 2u);
+    EXPECT_EQ(inv.certificates[0].name, "strict");
+    EXPECT_EQ(inv.certificates[1].name, "www");
+    EXPECT_EQ(inv.certificates[1].settings.policy, staple_policy::hard);
+    ASSERT_EQ(inv.skipped.size(), 4u);  // bare (no URL), junk, lonely, strict.crt (name taken)
+    std::string all;
+    for (const auto& s : inv.skipped) all += s + "\n";
+    EXPECT_NE(all.find("bare.pem: skipped"), std::string::npos) << all;
+    EXPECT_NE(all.find("lonely.pem: skipped"), std::string::npos) << all;
+    EXPECT_NE(all.find("junk.pem: skipped"), std::string::npos) << all;
+    EXPECT_NE(all.find("the name 'strict' is already taken"), std::string::npos) << all;
+}
+
+TEST(stapler_inventory, missing_directory_is_an_error) {
+    files f;
+    const auto m = inventory_error(f, "[[directory]]\npath = \"nowhere\"\n");
+    EXPECT_NE(m.find(":2: key 'directory[0].path': cannot list"), std::string::npos) << m;
+}
+
+TEST(stapler_inventory, certificate_names_are_file_names) {
+    EXPECT_TRUE(valid_certificate_name("www.example.com"));
+    EXPECT_TRUE(valid_certificate_name("api_2-b"));
+    EXPECT_FALSE(valid_certificate_name(""));
+    EXPECT_FALSE(valid_certificate_name(".hidden"));
+    EXPECT_FALSE(valid_certificate_name("a/b"));
+    EXPECT_FALSE(valid_certificate_name("a b"));
+}
+
+}  // namespace
+}  // namespace ocspkit::stapler::daemon
