@@ -129,7 +129,8 @@ asio::awaitable<void> control_server::session(local::socket socket) {
         std::optional<std::string> name;
         if (line.size() > 8) name = line.substr(8);
         log_->info("control: {}", line);
-        auto reports = co_await daemon_.refresh(name);
+        auto op = daemon_.refresh(name);
+        auto reports = co_await std::move(op);
         reply = reports ? refresh_json(daemon_.ready(), *reports)
                         : error_json(fmt::format("no certificate named '{}'", name.value_or("")));
     } else {

@@ -75,7 +75,8 @@ asio::awaitable<void> stapler_daemon::start(std::function<void()> on_ready) {
     for (const auto& [key, entry] : shm_->entries())
         if (!keys.contains(key)) shm_->remove(key);
 
-    co_await restore(all);
+    auto op_restore = restore(all);
+    co_await std::move(op_restore);
     const time_point t0 = now();
     for (const auto& t : all) {
         if (t->state.next_refresh <= t0) {
@@ -108,11 +109,13 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
     std::vector<const certificate*> list;
     for (const auto& t : certs) list.push_back(&t->cert);
-    auto restored = co_await on_pool([this, list, now_s] {
+    auto job = [this, list, now_s] {
         std::vector<state_store::restored> out;
         for (const auto* c : list) out.push_back(store_.restore(*c, now_s, config_.max_skew));
         return out;
-    });
+    };
+    auto op = on_pool(std::move(job));
+    auto restored = co_await std::move(op);
     auto p = params();
     p.min_refresh_interval = 0ms;  // a response half-way through its life at start-up is fetched at once
     const time_point n = now();
@@ -138,7 +141,8 @@ asio::awaitable<void> stapler_daemon::cert_loop(tracked_ptr t) {
         check_expiry(*t);
         const time_point n = now();
         if (n >= t->state.next_refresh) {
-            co_await join_or_fetch(t);
+            auto op = join_or_fetch(t);
+            co_await std::move(op);
             continue;
         }
         // Wake for the refresh, the next expiry alert, or the end of the response, whichever is first; at
@@ -180,7 +184,8 @@ asio::awaitable<fetch_report> stapler_daemon::join_or_fetch(tracked_ptr t) {
         if (t->last_report && !stopping_) co_return *t->last_report;
         co_return fetch_report{t->cert.name, false, "", "stopped", "the daemon is stopping"};
     }
-    co_return co_await fetch_once(t);
+    auto op = fetch_once(t);
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
@@ -209,7 +214,8 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
         req.use_get = s.method == request_method::get;
         req.timeout = s.timeout;
         req.max_body = s.max_response_bytes;
-        auto outcome = co_await fetch(std::move(req));
+        auto op = fetch(std::move(req));
+        auto outcome = co_await std::move(op);
         if (stopping_ || t->removed) {
             report.reason = "stopped";
         } else if (!outcome) {
@@ -244,7 +250,8 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
                                wait.count());
                     if (applied.publish) {
                         t->expiry_logged = false;
-                        co_await publish(t);
+                        auto op_publish = publish(t);
+                        co_await std::move(op_publish);
                     }
                 }
             }
@@ -274,14 +281,17 @@ asio::awaitable<void> stapler_daemon::publish(tracked_ptr t) {
     // Persist first: after a crash the daemon restarts from what readers saw, never from less.
     std::vector<std::uint8_t> der = t->state.current->der;
     std::string name = t->cert.name;
-    auto error = co_await on_pool([this, name, der] {
+    auto job = [this, name, der] {
         auto s = store_.save(name, der);
         return s ? std::string() : s.error_message();
-    });
+    };
+    auto op = on_pool(std::move(job));
+    auto error = co_await std::move(op);
     if (!error.empty()) log_->error("{}: cannot persist the response: {}", name, error);
     if (stopping_ || t->removed) co_return;
     put_entry(*t);
-    co_await export_files(t);
+    auto op_export = export_files(t);
+    co_await std::move(op_export);
 }
 
 asio::awaitable<void> stapler_daemon::export_files(tracked_ptr t) {
@@ -294,10 +304,12 @@ asio::awaitable<void> stapler_daemon::export_files(tracked_ptr t) {
     std::vector<std::uint8_t> der = r->der;
     for (const auto& file : {t->cert.nginx_file, t->cert.haproxy_file}) {
         if (file.empty()) continue;
-        auto error = co_await on_pool([file, der] {
+        auto job = [file, der] {
             auto s = write_file_atomically(file, der, 0644);
             return s ? std::string() : s.error_message();
-        });
+        };
+        auto op = on_pool(std::move(job));
+        auto error = co_await std::move(op);
         if (!error.empty()) {
             log_->error("{}: cannot write {}: {}", t->cert.name, file.string(), error);
             continue;
@@ -313,7 +325,8 @@ asio::awaitable<void> stapler_daemon::export_files(tracked_ptr t) {
                 log_->error("{}: haproxy stats_socket: {}", t->cert.name, endpoint.error_message());
                 continue;
             }
-            auto pushed = co_await push_haproxy_ocsp(*endpoint, der);
+            auto op_push = push_haproxy_ocsp(*endpoint, der);
+            auto pushed = co_await std::move(op_push);
             if (pushed)
                 log_->info("{}: pushed to HAProxy at {}", t->cert.name, config_.haproxy_stats_socket);
             else
@@ -333,7 +346,8 @@ asio::awaitable<void> stapler_daemon::reload_runner() {
         const auto n = std::chrono::steady_clock::now();
         if (!debouncer_.should_run(n)) continue;
         debouncer_.ran(n);
-        auto ran = co_await run_command(config_.nginx_reload_command, 30s);
+        auto op = run_command(config_.nginx_reload_command, 30s);
+        auto ran = co_await std::move(op);
         if (!ran)
             log_->error("nginx reload_command could not start: {}", ran.error_message());
         else if (!ran->success())

@@ -16,11 +16,13 @@ asio::awaitable<void> stapler_daemon::reload() {
     const auto source = config_.source;
     std::pair<stapler_config, inventory> loaded;
     try {
-        loaded = co_await on_pool([source] {
+        auto job = [source] {
             auto c = load_config(source);
             auto i = build_inventory(c);
             return std::pair<stapler_config, inventory>{std::move(c), std::move(i)};
-        });
+        };
+        auto op = on_pool(std::move(job));
+        loaded = co_await std::move(op);
     } catch (const std::exception& e) {
         log_->error("SIGHUP: configuration not reloaded, keeping the running one: {}", e.what());
         co_return;
@@ -80,7 +82,8 @@ asio::awaitable<void> stapler_daemon::reload() {
         }
         added.push_back(track(std::move(c)));
     }
-    co_await restore(added);
+    auto op_restore = restore(added);
+    co_await std::move(op_restore);
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
     for (const auto& t : added) {
         if (t->removed) continue;
@@ -107,7 +110,8 @@ asio::awaitable<std::optional<std::vector<fetch_report>>> stapler_daemon::refres
         asio::co_spawn(
             io_,
             [this, t = targets[i], i, reports, remaining, done]() -> asio::awaitable<void> {
-                (*reports)[i] = co_await join_or_fetch(t);
+                auto op = join_or_fetch(t);
+                (*reports)[i] = co_await std::move(op);
                 if (--*remaining == 0) done->cancel();
             },
             log_exceptions(log_, "refresh"));

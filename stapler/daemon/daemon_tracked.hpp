@@ -52,15 +52,16 @@ inline auto log_exceptions(std::shared_ptr<spdlog::logger> log, std::string what
 template <class F>
 auto stapler_daemon::on_pool(F f) -> asio::awaitable<decltype(f())> {
     using R = decltype(f());
-    if constexpr (std::is_void_v<R>) {
-        co_await asio::co_spawn(disk_, [f = std::move(f)]() mutable -> asio::awaitable<void> {
-            f();
-            co_return;
-        }, asio::use_awaitable);
-    } else {
-        co_return co_await asio::co_spawn(
-            disk_, [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
-    }
+    // Lambdas and other temporaries are kept out of co_await full-expressions on purpose: GCC 12
+    // destroys some of them twice there (PR 99576 and relatives). Name them, then co_await.
+    auto task = [g = std::move(f)]() mutable -> asio::awaitable<R> {
+        if constexpr (std::is_void_v<R>)
+            g();
+        else
+            co_return g();
+    };
+    auto op = asio::co_spawn(disk_, std::move(task), asio::use_awaitable);
+    co_return co_await std::move(op);
 }
 
 }  // namespace ocspkit::stapler::daemon
