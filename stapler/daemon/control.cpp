@@ -118,7 +118,10 @@ asio::awaitable<void> control_server::session(local::socket socket) {
     asio::streambuf buffer(1024);
     auto [ec, n] = co_await asio::async_read_until(socket, buffer, '\n', asio::as_tuple(asio::use_awaitable));
     deadline.cancel();
-    if (ec && n == 0) co_return;
+    // A client that closes its side after the command without a newline still gets its answer.
+    if (ec && ec != asio::error::eof) co_return;
+    if (ec) n = buffer.size();
+    if (n == 0) co_return;
     std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + static_cast<std::ptrdiff_t>(n));
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
 

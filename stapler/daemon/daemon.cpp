@@ -109,30 +109,41 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
     std::vector<const certificate*> list;
     for (const auto& t : certs) list.push_back(&t->cert);
+    // Besides the responses: which export files are missing (a new nginx_file, a deleted <chain>.ocsp),
+    // so that they are written from the restored response instead of waiting for the next fetch.
+    using restored_list = std::vector<std::pair<state_store::restored, bool>>;
     auto job = [this, list, now_s] {
-        std::vector<state_store::restored> out;
-        for (const auto* c : list) out.push_back(store_.restore(*c, now_s, config_.max_skew));
+        restored_list out;
+        for (const auto* c : list) {
+            std::error_code ec;
+            const bool missing = (!c->nginx_file.empty() && !std::filesystem::exists(c->nginx_file, ec)) ||
+                                 (!c->haproxy_file.empty() && !std::filesystem::exists(c->haproxy_file, ec));
+            out.emplace_back(store_.restore(*c, now_s, config_.max_skew), missing);
+        }
         return out;
     };
     auto op = on_pool(std::move(job));
-    auto restored = co_await std::move(op);
+    restored_list results = co_await std::move(op);
     auto p = params();
     p.min_refresh_interval = 0ms;  // a response half-way through its life at start-up is fetched at once
     const time_point n = now();
     for (std::size_t i = 0; i < certs.size(); ++i) {
         auto& t = *certs[i];
-        if (!restored[i].problem.empty()) log_->warn("{}: persisted response not used: {}", t.cert.name, restored[i].problem);
-        if (!restored[i].response) {
+        auto& [restored, export_missing] = results[i];
+        if (!restored.problem.empty()) log_->warn("{}: persisted response not used: {}", t.cert.name, restored.problem);
+        if (!restored.response) {
             t.state.next_refresh = n;
             continue;
         }
-        const auto& r = *restored[i].response;
+        const auto& r = *restored.response;
         t.state.next_refresh = next_refresh_after_success(p, to_time_point(r.this_update), to_time_point(r.next_update),
                                                           n, std::nullopt, draw());
         log_->info("{}: restored {} response (thisUpdate {}, nextUpdate {})", t.cert.name, to_string(r.status),
                    to_iso8601(r.this_update), to_iso8601(r.next_update));
-        t.state.current = std::move(restored[i].response);
-        if (!t.removed) put_entry(t);
+        t.state.current = std::move(restored.response);
+        if (t.removed) continue;
+        put_entry(t);
+        if (export_missing) asio::co_spawn(io_, export_files(certs[i]), log_exceptions(log_, t.cert.name));
     }
 }
 

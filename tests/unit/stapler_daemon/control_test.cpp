@@ -1,0 +1,138 @@
+// The control protocol end to end over a real unix socket, with a daemon whose only responder refuses
+// connections: start-up completes, the hard-fail certificate is published as "not servable", and the
+// `status` / `refresh` clients report it with their exit codes. Plus the JSON shapes.
+#include "stapler/daemon/control.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "common/clock.hpp"
+#include "stapler/daemon/daemon_tracked.hpp"
+#include "tests/support/test_pki.hpp"
+
+namespace ocspkit::stapler::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using ocspkit::test::reference_time;
+
+TEST(control_json, status_has_every_field_with_rfc3339_times_or_null) {
+    status_snapshot s;
+    s.ready = true;
+    status_row row;
+    row.name = "www";
+    row.chain = "/etc/ssl/www.pem";
+    row.status = "good";
+    row.action = "staple";
+    row.this_update = reference_time;
+    row.next_update = reference_time + 24h;
+    row.fetch_failures = 2;
+    row.last_error = "timeout: no answer";
+    row.policy = "soft";
+    s.certificates.push_back(row);
+    auto v = boost::json::parse(status_json(s)).as_object();
+    EXPECT_TRUE(v.at("ready").as_bool());
+    const auto& c = v.at("certificates").as_array().at(0).as_object();
+    for (const char* key : {"name", "chain", "status", "action", "this_update", "next_update", "next_refresh",
+                            "last_error", "fetch_failures", "policy"})
+        EXPECT_TRUE(c.contains(key)) << key;
+    EXPECT_EQ(c.at("this_update").as_string(), "2026-01-01T00:00:00Z");
+    EXPECT_EQ(c.at("next_update").as_string(), "2026-01-02T00:00:00Z");
+    EXPECT_TRUE(c.at("next_refresh").is_null());
+    EXPECT_EQ(c.at("fetch_failures").as_int64(), 2);
+    EXPECT_EQ(c.at("last_error").as_string(), "timeout: no answer");
+}
+
+TEST(control_json, refresh_results_and_errors) {
+    std::vector<fetch_report> reports{{"a", true, "revoked", "", ""}, {"b", false, "", "timeout", "10s passed"}};
+    auto v = boost::json::parse(refresh_json(true, reports)).as_object();
+    const auto& r = v.at("results").as_array();
+    EXPECT_EQ(r.at(0).at("status").as_string(), "revoked");
+    EXPECT_TRUE(r.at(0).at("reason").is_null());
+    EXPECT_FALSE(r.at(1).at("ok").as_bool());
+    EXPECT_EQ(r.at(1).at("reason").as_string(), "timeout");
+    EXPECT_EQ(boost::json::parse(error_json("no \"x\"")).at("error").as_string(), "no \"x\"");
+}
+
+TEST(control_socket, status_and_refresh_against_a_running_daemon) {
+    ocspkit::test::temp_dir dir;
+    auto ca = ocspkit::test::make_ca("Control Test CA");
+    ocspkit::test::cert_options o;
+    o.ocsp_url = "http://127.0.0.1:1/";  // nothing listens on port 1: connect_failed at once
+    auto leaf = ocspkit::test::make_cert(ca, "control.example", ocspkit::test::key_type::ec_p256, o);
+    ocspkit::test::write_pem(dir / "www.pem", leaf.cert.get());
+    ocspkit::test::append_pem(dir / "www.pem", ca.cert.get());
+    std::ofstream(dir / "stapler.toml") << "[stapler]\nstate_dir = \"state\"\nshm_path = \"staples\"\n"
+                                           "shm_capacity = 16\ncontrol_socket = \"control.sock\"\n"
+                                           "startup_timeout = \"5s\"\n[defaults]\npolicy = \"hard\"\n"
+                                           "[[certificate]]\nchain = \"www.pem\"\n";
+    auto config = load_config(dir / "stapler.toml");
+    auto inv = build_inventory(config);
+    const auto key = inv.certificates.at(0).key;
+
+    auto log = std::make_shared<spdlog::logger>("control_test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    system_clock_source clock;
+    asio::io_context io(1);
+    stapler_daemon daemon(io, config, std::move(inv), clock, log);
+    daemon.open();
+    control_server control(io, daemon, config.control_socket, log);
+    control.open();
+    control.start();
+    std::atomic<bool> ready{false};
+    asio::co_spawn(io, daemon.start([&] { ready = true; }), log_exceptions(log, "start"));
+    std::thread runner([&] { io.run(); });
+    for (int i = 0; i < 500 && !ready; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(ready);
+
+    std::ostringstream out, err;
+    EXPECT_EQ(status_command(config.control_socket, true, out, err), 0) << err.str();
+    auto v = boost::json::parse(out.str()).as_object();
+    EXPECT_TRUE(v.at("ready").as_bool());
+    const auto& c = v.at("certificates").as_array().at(0).as_object();
+    EXPECT_EQ(c.at("name").as_string(), "www");
+    EXPECT_EQ(c.at("status").as_string(), "none");
+    EXPECT_EQ(c.at("action").as_string(), "not_servable");
+    EXPECT_EQ(c.at("policy").as_string(), "hard");
+    EXPECT_GE(c.at("fetch_failures").as_int64(), 1);
+    EXPECT_EQ(std::string(c.at("last_error").as_string()).rfind("connect_failed", 0), 0u) << c;
+
+    // Readers learn that the certificate cannot be served.
+    std::error_code ec;
+    auto reader = shm_reader::open((dir / "staples").c_str(), ec);
+    ASSERT_TRUE(reader) << ec.message();
+    std::vector<std::uint8_t> buffer(4096);
+    lookup_result found;
+    EXPECT_FALSE(reader->lookup(key, buffer, clock.now_seconds(), found));
+    EXPECT_EQ(found.action, staple_action::not_servable);
+
+    std::ostringstream table, err2;
+    EXPECT_EQ(status_command(config.control_socket, false, table, err2), 0);
+    EXPECT_NE(table.str().find("www "), std::string::npos) << table.str();
+    EXPECT_NE(table.str().find("not_servable"), std::string::npos) << table.str();
+
+    std::ostringstream r1, e1;
+    EXPECT_EQ(refresh_command(config.control_socket, std::string("www"), r1, e1), 4);
+    EXPECT_EQ(r1.str().rfind("www: failed connect_failed", 0), 0u) << r1.str();
+    std::ostringstream r2, e2;
+    EXPECT_EQ(refresh_command(config.control_socket, std::string("nope"), r2, e2), 4);
+    EXPECT_NE(e2.str().find("no certificate named 'nope'"), std::string::npos) << e2.str();
+
+    asio::post(io, [&] {
+        daemon.stop();
+        control.close();
+        io.stop();
+    });
+    runner.join();
+    std::ostringstream r3, e3;
+    EXPECT_EQ(status_command(config.control_socket, false, r3, e3), 1);
+}
+
+}  // namespace
+}  // namespace ocspkit::stapler::daemon
