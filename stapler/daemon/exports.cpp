@@ -113,8 +113,11 @@ asio::awaitable<status> bounded_exchange(Endpoint endpoint, std::string command,
     Socket socket(ex);
     asio::steady_timer timer(ex, timeout);
     // Whichever finishes first cancels the other; socket operations honour that per-operation cancellation.
-    auto outcome = co_await (cli_exchange(socket, std::move(endpoint), std::move(command), where) ||
-                             timer.async_wait(asio::use_awaitable));
+    // Operands are named first: GCC 12 mishandles temporaries inside a co_await full-expression.
+    auto exchange = cli_exchange(socket, std::move(endpoint), std::move(command), where);
+    auto expiry = timer.async_wait(asio::use_awaitable);
+    auto race = std::move(exchange) || std::move(expiry);
+    auto outcome = co_await std::move(race);
     if (outcome.index() == 1) co_return error{"HAProxy at " + where + " did not answer within the timeout"};
     co_return std::get<0>(std::move(outcome));
 }
@@ -184,8 +187,9 @@ asio::awaitable<status> push_haproxy_ocsp(haproxy_endpoint endpoint, std::vector
     // One line, base64 of the DER OCSPResponse (management guide, "set ssl ocsp-response <response>").
     std::string command = "set ssl ocsp-response " + base64_encode(der) + "\n";
     if (!endpoint.unix_path.empty()) {
-        co_return co_await bounded_exchange<unix_stream::socket>(unix_stream::endpoint(endpoint.unix_path),
-                                                                 std::move(command), endpoint.unix_path, timeout);
+        auto op = bounded_exchange<unix_stream::socket>(unix_stream::endpoint(endpoint.unix_path), std::move(command),
+                                                        endpoint.unix_path, timeout);
+        co_return co_await std::move(op);
     }
     const std::string where = endpoint.host + ":" + std::to_string(endpoint.port);
     boost::system::error_code ec;
@@ -195,18 +199,24 @@ asio::awaitable<status> push_haproxy_ocsp(haproxy_endpoint endpoint, std::vector
         // the system resolver's own timeouts; the runtime API is normally a literal or "localhost".
         auto ex = co_await asio::this_coro::executor;
         tcp::resolver resolver(ex);
-        auto [rec, results] = co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), use_tuple);
+        const std::string service = std::to_string(endpoint.port);
+        auto [rec, results] = co_await resolver.async_resolve(endpoint.host, service, use_tuple);
         if (rec || results.empty()) {
             co_return error{"cannot resolve HAProxy at " + where + ": " + (rec ? rec.message() : "no address")};
         }
         address = results.begin()->endpoint().address();
     }
-    co_return co_await bounded_exchange<tcp::socket>(tcp::endpoint(address, endpoint.port), std::move(command), where,
-                                                     timeout);
+    auto op = bounded_exchange<tcp::socket>(tcp::endpoint(address, endpoint.port), std::move(command), where, timeout);
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<result<command_status>> run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
     if (argv.empty() || argv.front().empty()) co_return error{"empty command"};
+    // posix_spawnp reports a missing program only where the C library waits for the child's exec (glibc
+    // does, emulators such as valgrind do not); a path is checked here so the error never depends on that.
+    if (argv.front().find('/') != std::string::npos && ::access(argv.front().c_str(), X_OK) != 0) {
+        co_return error{"cannot run '" + argv.front() + "': " + std::strerror(errno)};
+    }
     std::vector<char*> cargv;
     cargv.reserve(argv.size() + 1);
     for (auto& a : argv) cargv.push_back(a.data());

@@ -33,8 +33,8 @@ status write_file_atomically(const std::filesystem::path& path, std::span<const 
 
 // "unix:/path", "/path" (anything with a '/') -> unix stream socket; "host:port" or "[v6]:port" -> TCP.
 struct haproxy_endpoint {
-    std::string unix_path;  // non-empty for a unix socket
-    std::string host;       // otherwise host and port
+    std::string unix_path{};  // non-empty for a unix socket
+    std::string host{};       // otherwise host and port
     std::uint16_t port = 0;
 };
 result<haproxy_endpoint> parse_haproxy_endpoint(std::string_view text);
@@ -62,8 +62,9 @@ struct command_status {
 // Runs argv[0] (searched in PATH) with argv, no shell, stdin from /dev/null, stdout/stderr inherited,
 // default signal dispositions and an empty signal mask in the child. Waits without blocking the thread
 // (polls waitpid(WNOHANG) on a timer), kills with SIGKILL and reaps at `timeout`. An error only when
-// the command could not be started (empty argv, not found, spawn failure). Requires SIGCHLD not to be
-// SIG_IGN (the child must stay reapable).
+// the command could not be started (empty argv, not found, spawn failure). Cancelling the awaiting
+// coroutine kills and reaps the child too. Requires SIGCHLD not to be SIG_IGN (the child must stay
+// reapable).
 boost::asio::awaitable<result<command_status>> run_command(std::vector<std::string> argv,
                                                            std::chrono::milliseconds timeout);
 

@@ -82,13 +82,16 @@ asio::awaitable<resolved> resolve(const http_url& url, steady::time_point deadli
     auto ex = co_await asio::this_coro::executor;
     auto state = std::make_shared<pending_resolve>(ex);
     state->wake.expires_at(deadline);
-    state->resolver.async_resolve(url.host, std::to_string(url.port),
-                                  [state](boost::system::error_code e, tcp::resolver::results_type r) {
-                                      state->done = true;
-                                      state->ec = e;
-                                      state->results = std::move(r);
-                                      state->wake.cancel();
-                                  });
+    // The handler and the service string are named outside the call: GCC 12 has destroyed lambda
+    // captures and argument temporaries of coroutine full-expressions twice.
+    auto on_resolved = [state](boost::system::error_code e, tcp::resolver::results_type r) {
+        state->done = true;
+        state->ec = e;
+        state->results = std::move(r);
+        state->wake.cancel();
+    };
+    const std::string service = std::to_string(url.port);
+    state->resolver.async_resolve(url.host, service, std::move(on_resolved));
     if (!state->done) co_await state->wake.async_wait(use_tuple);
     if (!state->done) {
         state->resolver.cancel();
@@ -213,7 +216,8 @@ asio::awaitable<fetch_outcome> fetch(fetch_request request) {
     }
 
     const auto where = url->host_header();
-    auto addresses = co_await resolve(*url, deadline);
+    auto resolving = resolve(*url, deadline);  // named: see the GCC 12 note in resolve()
+    auto addresses = co_await std::move(resolving);
     if (addresses.failure) co_return std::move(*addresses.failure);
 
     auto ex = co_await asio::this_coro::executor;

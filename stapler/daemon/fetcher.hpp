@@ -25,8 +25,8 @@
 namespace ocspkit::stapler::daemon {
 
 struct fetch_request {
-    std::string url;  // http://host[:port]/path ; https is rejected (RFC 6960 OCSP over http)
-    std::vector<std::uint8_t> ocsp_request_der;
+    std::string url{};  // http://host[:port]/path ; https is rejected (RFC 6960 OCSP over http)
+    std::vector<std::uint8_t> ocsp_request_der{};
     bool use_get = true;                       // GET <url>/<urlencoded base64> when that URL is <= 255 bytes, else POST
     std::chrono::milliseconds timeout{10000};  // total: resolve + connect + write + read
     std::size_t max_body = 4032;               // bytes; a larger body is too_large
@@ -34,9 +34,9 @@ struct fetch_request {
 
 struct fetch_response {
     unsigned http_status = 0;
-    std::string content_type;
-    std::vector<std::uint8_t> body;
-    std::optional<std::chrono::seconds> max_age;  // Cache-Control max-age (RFC 5019 §6.2), when given
+    std::string content_type{};
+    std::vector<std::uint8_t> body{};
+    std::optional<std::chrono::seconds> max_age{};  // Cache-Control max-age (RFC 5019 §6.2), when given
     bool used_get = false;                        // which method was actually sent
 };
 
@@ -53,8 +53,8 @@ enum class fetch_error : std::uint8_t {
 std::string_view to_string(fetch_error e) noexcept;
 
 struct fetch_failure {
-    fetch_error error;
-    std::string detail;  // one line for the log, e.g. "HTTP 503" or "connect 127.0.0.1:8080: Connection refused"
+    fetch_error error = fetch_error::protocol;
+    std::string detail{};  // one line for the log, e.g. "HTTP 503" or "connect 127.0.0.1:8080: Connection refused"
 };
 
 // Either the response body (HTTP 200, right Content-Type, within max_body) or why not.
@@ -75,7 +75,8 @@ private:
     std::variant<fetch_response, fetch_failure> v_;
 };
 
-// Runs on the executor of the awaiting coroutine (co_spawn it on the daemon's io_context). Never throws
+// Runs on the executor of the awaiting coroutine (co_spawn it on the daemon's io_context), which must not
+// run two handlers at once (an io_context run by one thread, or a strand). Never throws
 // for network or HTTP failures; cancelling the awaiting coroutine (e.g. at shutdown) abandons the
 // exchange. A name resolution stuck inside getaddrinfo is abandoned at the deadline too (its thread
 // finishes in the background).
