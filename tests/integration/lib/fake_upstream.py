@@ -16,9 +16,13 @@ at run time with `set_mode()`:
   http500        HTTP 500 with a valid answer as body
   content_type   HTTP 200 with a valid answer but Content-Type text/html
   huge           HTTP 200, application/ocsp-response, a 10 MB body
+  huge_stream    HTTP 200, application/ocsp-response, a 10 MB body without Content-Length (ends at close)
+  slow           HTTP 200 headers at once, then one body byte every 0.5 s (a valid answer, 20 s to send)
+  reset          reads the request and closes the connection without answering
   hang           reads the request and never answers (until close() or release_hangs())
 
-`requests` counts the requests seen per mode; `wait_for_requests(mode, n)` waits for them. `close()`
+`requests` counts the requests seen per mode, `log` lists (mode, HTTP method, CertID hash name) per
+request; `cache_control` (e.g. "max-age=2") is sent with `sign` answers; `wait_for_requests(mode, n)` waits for them. `close()`
 stops listening (the port then refuses connections: "responder down") and releases hanging handlers.
 Answers are built with `cryptography`'s OCSPResponseBuilder, using only what Debian 12's version
 (38) offers.
@@ -43,7 +47,7 @@ from cryptography.x509.oid import NameOID
 TRY_LATER_DER = bytes.fromhex("3003 0a01 03".replace(" ", ""))
 HUGE_BYTES = 10 * 1024 * 1024
 MODES = ("proxy", "sign", "garbage", "impostor", "wrong_ca", "wrong_certid", "expired", "trylater", "http500",
-         "content_type", "huge", "hang")
+         "content_type", "huge", "huge_stream", "slow", "reset", "hang")
 
 
 def load_cert(path):
@@ -111,6 +115,8 @@ class FakeUpstream:
         self.statuses = {}  # serial (int) -> "good" | "revoked"
         self.mode = mode
         self.requests = {}
+        self.log = []
+        self.cache_control = None
         self.errors = []
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -234,26 +240,44 @@ class FakeUpstream:
                 self._serve("POST", self.rfile.read(length))
 
             def _serve(self, method, der):
+                try:
+                    hash_name = ocsp.load_der_ocsp_request(der).hash_algorithm.name
+                except Exception:  # noqa: BLE001 - garbage requests are logged as such
+                    hash_name = None
                 with upstream._lock:
                     mode = upstream.mode
                     upstream.requests[mode] = upstream.requests.get(mode, 0) + 1
+                    upstream.log.append((mode, method, hash_name))
                     release = upstream._release
                 try:
                     if mode == "hang":
                         release.wait()
                         return
-                    if mode == "huge":
-                        self._send(200, "application/ocsp-response", None, length=HUGE_BYTES)
+                    if mode == "reset":
+                        self.close_connection = True
+                        return
+                    if mode in ("huge", "huge_stream"):
+                        self._send(200, "application/ocsp-response", None,
+                                   length=HUGE_BYTES if mode == "huge" else None)
                         chunk = b"\x30" * 65536
                         for _ in range(HUGE_BYTES // len(chunk)):
                             self.wfile.write(chunk)
+                        return
+                    if mode == "slow":
+                        _, ctype, body = upstream.answer("sign", der)
+                        self._send(200, ctype, None, length=len(body))
+                        for i in range(min(len(body), 40)):
+                            if release.wait(0.5):
+                                return
+                            self.wfile.write(body[i:i + 1])
+                            self.wfile.flush()
                         return
                     if mode == "proxy":
                         status, ctype, cache, body = self._proxy(method, der)
                         self._send(status, ctype, body, cache_control=cache)
                         return
                     status, ctype, body = upstream.answer(mode, der)
-                    self._send(status, ctype, body)
+                    self._send(status, ctype, body, cache_control=upstream.cache_control if mode == "sign" else None)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 except Exception as e:  # noqa: BLE001 - reported to the test through `errors`
@@ -281,7 +305,8 @@ class FakeUpstream:
                     self.send_header("Content-Type", ctype)
                 if cache_control:
                     self.send_header("Cache-Control", cache_control)
-                self.send_header("Content-Length", str(length if length is not None else len(body)))
+                if length is not None or body is not None:
+                    self.send_header("Content-Length", str(length if length is not None else len(body)))
                 self.end_headers()
                 if body is not None:
                     self.wfile.write(body)

@@ -1,0 +1,108 @@
+"""What ocsp-stapler publishes and how it asks, against tests/integration/lib/fake_upstream.py in `sign`
+mode (issuer-signed answers whose status, thisUpdate and Cache-Control the test chooses) and our
+ocsp-responder:
+
+* a good answer older than the published revoked one is refused (`stale_good`); a newer one is taken;
+* `nonce = true` sends a nonce and refuses an answer without it;
+* `method = "post"`, `hash = "sha256"`, and GET falling back to POST past 255 bytes (RFC 5019);
+* Cache-Control max-age earlier than the schedule makes the daemon refetch earlier.
+"""
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+from stapler_testlib import StaplerFixtures, handshake, metric_value  # noqa: E402
+
+
+class PublishRules(StaplerFixtures, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.build_pki("Publish Rules CA", ["stale", "nonce-ok", "nonce-bad", "post", "longurl", "maxage"])
+
+    def tearDown(self):
+        self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
+
+    def cert(self, name, url, **kw):
+        return {"name": name, "chain": str(self.certs[name]["chain"]), "responder_url": url, **kw}
+
+    def test_older_good_never_replaces_revoked(self):
+        fake = self.start_fake(mode="sign", validity=3600)
+        stapler = self.start_stapler([self.cert("stale", fake.url)], stapler={"min_refresh_interval": "10m"})
+        server = self.start_server("stale", stapler)
+        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "good")
+
+        fake.set_status(self.certs["stale"]["cert"], "revoked")
+        rc, out = stapler.refresh("stale")
+        self.assertEqual((rc, out.strip()), (0, "stale: ok revoked"))
+        revoked = stapler.cert_status("stale")
+
+        # "good", but thisUpdate a minute before the revoked answer's: refused and counted.
+        fake.set_status(self.certs["stale"]["cert"], "good")
+        fake.backdate = 60
+        rc, out = stapler.refresh("stale")
+        self.assertEqual(rc, 4, out)
+        self.assertRegex(out, r"(?m)^stale: failed stale_good\b", out)
+        cert = stapler.cert_status("stale")
+        self.assertEqual((cert["status"], cert["this_update"]), ("revoked", revoked["this_update"]), cert)
+        self.assertGreaterEqual(metric_value(stapler.metrics(), "ocsp_stapler_fetch_total", certificate="stale",
+                                             result="stale_good"), 1)
+        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "revoked", "after a stale good")
+
+        # A good answer newer than the revoked one (say, a certificateHold released) replaces it.
+        fake.backdate = 0
+        time.sleep(1.1)  # thisUpdate has one-second resolution
+        rc, out = stapler.refresh("stale")
+        self.assertEqual((rc, out.strip()), (0, "stale: ok good"), out)
+        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "good", "after a newer good")
+
+    def test_nonce(self):
+        fake = self.start_fake(mode="sign")  # signs without echoing the nonce
+        stapler = self.start_stapler([
+            self.cert("nonce-ok", self.responder.url + "/", nonce=True),  # ocsp-responder echoes nonces
+            self.cert("nonce-bad", fake.url, nonce=True),
+        ], defaults={"timeout": "2s"})
+        self.assertEqual(stapler.cert_status("nonce-ok")["status"], "good")
+        rc, out = stapler.refresh("nonce-bad")
+        self.assertEqual(rc, 4, out)
+        self.assertRegex(out, r"(?m)^nonce-bad: failed nonce_mismatch\b", out)
+        self.assertEqual(stapler.cert_status("nonce-bad")["status"], "none")
+        self.assertGreaterEqual(metric_value(stapler.metrics(), "ocsp_stapler_fetch_total", certificate="nonce-bad",
+                                             result="nonce_mismatch"), 1)
+        rc, out = stapler.refresh("nonce-ok")
+        self.assertEqual((rc, out.strip()), (0, "nonce-ok: ok good"), out)
+
+    def test_request_method_and_hash(self):
+        fake = self.start_fake(mode="sign")
+        long_url = fake.url + "ocsp/" + "x" * 200 + "/"
+        stapler = self.start_stapler([self.cert("post", fake.url, method="post", hash="sha256"),
+                                      self.cert("longurl", long_url)])
+        for name in ("post", "longurl"):
+            self.assertEqual(stapler.cert_status(name)["status"], "good", stapler.log_text())
+        seen = set(fake.log)
+        self.assertIn(("sign", "POST", "sha256"), seen, fake.log)
+        self.assertIn(("sign", "POST", "sha1"), seen, f"long URL did not fall back to POST: {fake.log}")
+        self.assertNotIn("GET", {m for _, m, _ in fake.log}, fake.log)
+
+        # The default (get, sha1) with a short URL is a GET.
+        stapler.certificates[1]["responder_url"] = fake.url
+        stapler.write_config()
+        stapler.sighup()
+        # The reloaded certificate starts from its persisted response: ask for a fetch.
+        stapler.wait_for(lambda: stapler.refresh("longurl")[0] == 0 and ("sign", "GET", "sha1") in set(fake.log),
+                         "a GET after SIGHUP", timeout=5)
+
+    def test_cache_control_max_age_brings_the_refresh_forward(self):
+        fake = self.start_fake(mode="sign", validity=3600)  # midpoint: 30 minutes away
+        fake.cache_control = "max-age=2, public"
+        stapler = self.start_stapler([self.cert("maxage", fake.url)])
+        first = fake.count("sign")
+        stapler.wait_for(lambda: fake.count("sign") > first, "a refetch after max-age (2 s)", timeout=6)
+        m = stapler.metrics()
+        self.assertGreaterEqual(metric_value(m, "ocsp_stapler_fetch_total", certificate="maxage", result="ok"), 2,
+                                stapler.metrics_text())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
