@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: builds ocspkit, makes a small PKI with `openssl ca`, fills the index with ocspctl, starts
 # ocsp-responder on a loopback port, queries it with `openssl ocsp`, revokes a certificate, shows the
-# new answer, and stops everything it started.
+# new answer, then starts ocsp-stapler and a TLS server that staples from its shared-memory cache, shows
+# a stapled handshake with `openssl s_client -status`, and stops everything it started.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
@@ -12,6 +13,8 @@ cmake --build --preset default -j "$(nproc)" >/dev/null
 bin="$root/build"
 ocspctl="$bin/schema/ocspctl"
 responder="$bin/responder/ocsp-responder"
+stapler="$bin/stapler/daemon/ocsp-stapler"
+staple_server="$bin/stapler/staple-example-server"
 
 work="$(mktemp -d -t ocspkit-demo.XXXXXX)"
 pids=()
@@ -125,7 +128,38 @@ step "health and a few metrics"
 show curl -sS "$url/health"
 curl -sS "$url/metrics" | grep -E '^ocsp_(responses_total|cert_status_total|cache_(hits|misses)_total|signatures_total)'
 
-step "the responder's log"
+step "ocsp-stapler: prefetches the staple for www.demo.test before anybody asks, into shared memory"
+cat ca/www.demo.test.pem ca/ca.pem > www-chain.pem
+mkdir -p stapler-state
+cat > stapler.toml <<TOML
+[stapler]
+state_dir = "$work/stapler-state"
+shm_path = "$work/staples"
+control_socket = "$work/stapler.sock"
+[[certificate]]
+name = "www"
+chain = "$work/www-chain.pem"   # leaf + issuer; the responder URL comes from the leaf's AIA
+TOML
+show cat stapler.toml
+"$stapler" --config stapler.toml --ready-file stapler.ready >stapler.log 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do [[ -s stapler.ready ]] && break; sleep 0.05; done
+[[ -s stapler.ready ]] || { cat stapler.log; exit 1; }
+show "$stapler" status --config stapler.toml
+
+step "a TLS server linked with libocspstaple staples from that cache on its very first handshake"
+"$staple_server" www-chain.pem ca/www.demo.test.key staples 0 >staple-server.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" staple-server.log 2>/dev/null && break; sleep 0.05; done
+tls_port="$(sed -n 's/^listening on //p' staple-server.log)"
+printf '$ openssl s_client -connect 127.0.0.1:%s -status -CAfile ca/ca.pem </dev/null\n' "$tls_port"
+openssl s_client -connect "127.0.0.1:$tls_port" -servername www.demo.test -status -CAfile ca/ca.pem </dev/null 2>&1 |
+  awk '/OCSP Response Data:/{on=1} on&&/Status|Produced|Update|Serial/{print} /Next Update/{on=0} /Verify return code/{print}'
+
+show "$stapler" refresh --config stapler.toml
+
+step "stop the TLS server and the stapler; their logs and the responder's"
+for pid in "${pids[@]:1}"; do kill -TERM "$pid"; wait "$pid" || true; done
 kill -TERM "${pids[0]}"; wait "${pids[0]}" || true; pids=()
-cat responder.log
+cat stapler.log responder.log
 step "done: every process stopped, $work removed"
