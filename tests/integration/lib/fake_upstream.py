@@ -116,6 +116,7 @@ class FakeUpstream:
         self.mode = mode
         self.requests = {}
         self.log = []
+        self.paths = []  # request paths, in order
         self.cache_control = None
         self.errors = []
         self._lock = threading.Lock()
@@ -248,6 +249,7 @@ class FakeUpstream:
                     mode = upstream.mode
                     upstream.requests[mode] = upstream.requests.get(mode, 0) + 1
                     upstream.log.append((mode, method, hash_name))
+                    upstream.paths.append(self.path)
                     release = upstream._release
                 try:
                     if mode == "hang":

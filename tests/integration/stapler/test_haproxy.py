@@ -38,7 +38,7 @@ def haproxy_config(crt, socket_path, port):
 class HaproxyOcspFile(StaplerFixtures, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.build_pki("HAProxy CA", ["www"])
+        cls.build_pki("HAProxy CA", ["www", "tcp"])
 
     def start_haproxy(self, cfg, port, log):
         proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL, stdout=log,
@@ -61,19 +61,29 @@ class HaproxyOcspFile(StaplerFixtures, unittest.TestCase):
         return proc
 
     def test_ocsp_file_is_loaded_and_runtime_api_updates_it(self):
-        www = self.certs["www"]
+        self.run_haproxy("www", tcp_socket=False)
+
+    def test_runtime_api_over_tcp(self):
+        self.run_haproxy("tcp", tcp_socket=True, negative_control=False)
+
+    def run_haproxy(self, name, tcp_socket, negative_control=True):
+        www = self.certs[name]
         d = self.workdir("haproxy")
         crt = d / "www.pem"  # leaf + issuer: the daemon's chain and HAProxy's crt
         crt.write_text(www["chain"].read_text())
         (d / "www.pem.key").write_text(www["key"].read_text())
-        admin = d / "admin.sock"
         port = free_port()
+        if tcp_socket:
+            admin_port = free_port()
+            admin, stats_socket = f"ipv4@127.0.0.1:{admin_port}", f"127.0.0.1:{admin_port}"
+        else:
+            admin = stats_socket = str(d / "admin.sock")
         cfg = d / "haproxy.cfg"
         cfg.write_text(haproxy_config(crt, admin, port))
 
         # HAProxy is not running yet: the push fails (logged), the file is written anyway.
         stapler = self.start_stapler([{"name": "www", "chain": str(crt), "haproxy": True}],
-                                     haproxy={"stats_socket": str(admin)})
+                                     haproxy={"stats_socket": stats_socket})
         ocsp_file = d / "www.pem.ocsp"
         self.assertTrue(ocsp_file.is_file(), stapler.log_text())
         self.assertEqual(ocsp_file.read_bytes(), stapler.persisted("www").read_bytes())
@@ -82,15 +92,8 @@ class HaproxyOcspFile(StaplerFixtures, unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertNotIn("OCSP", check.stdout + check.stderr)
         self.assertNotIn("Warnings were found", check.stdout + check.stderr)
-        # Control: this HAProxy does complain about an .ocsp file it cannot use.
-        bad = self.workdir("haproxy-bad")
-        for f in ("www.pem", "www.pem.key"):
-            shutil.copy(d / f, bad / f)
-        (bad / "www.pem.ocsp").write_bytes(b"\x30\x03\x0a\x01\x03")
-        bad_cfg = bad / "haproxy.cfg"
-        bad_cfg.write_text(haproxy_config(bad / "www.pem", bad / "admin.sock", free_port()))
-        r = run([HAPROXY, "-c", "-f", str(bad_cfg)], check=False)
-        self.assertIn("OCSP", r.stdout + r.stderr, "control: haproxy -c accepted a bad .ocsp silently")
+        if negative_control:
+            self.check_haproxy_complains_about_bad_ocsp_files(d)
 
         log = open(d / "haproxy.log", "ab")
         self.addCleanup(log.close)
@@ -100,7 +103,7 @@ class HaproxyOcspFile(StaplerFixtures, unittest.TestCase):
         self.assertEqual(hs.fingerprint, response_fingerprint(response_text(ocsp_file)))
 
         # Revoked: file rewritten and pushed over the stats socket; no reload.
-        self.revoke("www")
+        self.revoke(name)
         rc, out = stapler.refresh("www")
         self.assertEqual(rc, 0, out)
         self.assertIn("www: ok revoked", out)
@@ -113,6 +116,17 @@ class HaproxyOcspFile(StaplerFixtures, unittest.TestCase):
             time.sleep(0.2)
         self.assert_stapled(hs, "revoked", "by haproxy after the runtime API push\n" + stapler.log_text()[-3000:])
         self.assertEqual(hs.fingerprint, response_fingerprint(response_text(ocsp_file)))
+
+    def check_haproxy_complains_about_bad_ocsp_files(self, d):
+        """Control: this HAProxy does complain about an .ocsp file it cannot use."""
+        bad = self.workdir("haproxy-bad")
+        for f in ("www.pem", "www.pem.key"):
+            shutil.copy(d / f, bad / f)
+        (bad / "www.pem.ocsp").write_bytes(b"\x30\x03\x0a\x01\x03")
+        bad_cfg = bad / "haproxy.cfg"
+        bad_cfg.write_text(haproxy_config(bad / "www.pem", bad / "admin.sock", free_port()))
+        r = run([HAPROXY, "-c", "-f", str(bad_cfg)], check=False)
+        self.assertIn("OCSP", r.stdout + r.stderr, "control: haproxy -c accepted a bad .ocsp silently")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def stapling_directives(staple_file):
 class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.build_pki("Nginx File CA", ["www"])
+        cls.build_pki("Nginx File CA", ["www", "one", "two", "three"])
 
     def test_nginx_staples_the_daemons_file_and_reloads_on_change(self):
         www = self.certs["www"]
@@ -63,6 +63,33 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
                             + "\n--- stapler ---\n" + stapler.log_text()[-3000:])
         self.assertEqual(hs.fingerprint, response_fingerprint(response_text(staple_file)))
         self.assertTrue(stapler.alive())
+
+
+    def test_reload_command_is_debounced(self):
+        """reload_command runs after nginx_file changes, at most once per second (no shell: argv as is)."""
+        runs = self.workdir("runs") / "runs.txt"
+        staples = self.workdir("staples")
+        names = ("one", "two", "three")
+        stapler = self.start_stapler(
+            [{"name": n, "chain": str(self.certs[n]["chain"]), "nginx_file": str(staples / f"{n}.der")} for n in names],
+            nginx={"reload_command": ["/bin/sh", "-c", f'date +%s.%N >> "{runs}"']})
+        for n in names:
+            self.assertEqual((staples / f"{n}.der").read_bytes(), stapler.persisted(n).read_bytes())
+        time.sleep(1.5)
+        start_runs = runs.read_text().split() if runs.exists() else []
+        self.assertIn(len(start_runs), (1, 2), f"three files written at start: {start_runs}")
+
+        self.revoke("one")
+        self.revoke("two")
+        rc, out = stapler.refresh()
+        self.assertEqual(rc, 0, out)
+        stapler.wait_for(lambda: len(runs.read_text().split()) > len(start_runs), "a reload after the change",
+                         timeout=3)
+        time.sleep(1.5)
+        stamps = [float(x) for x in runs.read_text().split()]
+        self.assertLessEqual(len(stamps) - len(start_runs), 2, stamps)
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        self.assertTrue(all(g >= 0.95 for g in gaps), f"reloads closer than one second: {gaps}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from stapler_testlib import StaplerFixtures, handshake, metric_value  # noqa: E4
 class PublishRules(StaplerFixtures, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.build_pki("Publish Rules CA", ["stale", "nonce-ok", "nonce-bad", "post", "longurl", "maxage"])
+        cls.build_pki("Publish Rules CA", ["stale", "nonce-ok", "nonce-bad", "post", "longurl", "maxage",
+                                             "noslash", "hostname", "subpath"])
 
     def tearDown(self):
         self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
@@ -92,6 +93,17 @@ class PublishRules(StaplerFixtures, unittest.TestCase):
         # The reloaded certificate starts from its persisted response: ask for a fetch.
         stapler.wait_for(lambda: stapler.refresh("longurl")[0] == 0 and ("sign", "GET", "sha1") in set(fake.log),
                          "a GET after SIGHUP", timeout=5)
+
+    def test_responder_url_forms(self):
+        fake = self.start_fake(mode="sign")
+        port = self.responder_port
+        stapler = self.start_stapler([self.cert("noslash", f"http://127.0.0.1:{port}"),  # AIA URLs often have no path
+                                      self.cert("hostname", f"http://localhost:{port}/"),
+                                      self.cert("subpath", fake.url + "ocsp")])
+        for name in ("noslash", "hostname", "subpath"):
+            cert = stapler.cert_status(name)
+            self.assertEqual(cert["status"], "good", f"{name}: {cert}\n{stapler.log_text()}")
+        self.assertTrue(fake.paths and all(p.startswith("/ocsp/") for p in fake.paths), fake.paths)
 
     def test_cache_control_max_age_brings_the_refresh_forward(self):
         fake = self.start_fake(mode="sign", validity=3600)  # midpoint: 30 minutes away
