@@ -12,6 +12,9 @@ at run time with `set_mode()`:
   wrong_ca       a good answer signed by an unrelated CA (responderID by key hash, its certificate not included)
   wrong_certid   a valid, issuer-signed answer for another certificate (`other_cert`)
   expired        a valid, issuer-signed answer whose thisUpdate and nextUpdate are in the past
+  future         a valid, issuer-signed answer whose thisUpdate is 10 minutes ahead (beyond max_skew)
+  no_next_update a valid, issuer-signed answer without nextUpdate
+  not_delegated  signed by `leaf_signer` (a certificate of the issuer without id-kp-OCSPSigning), included
   trylater       the unsuccessful OCSPResponse tryLater: DER 30 03 0a 01 03
   http500        HTTP 500 with a valid answer as body
   content_type   HTTP 200 with a valid answer but Content-Type text/html
@@ -46,7 +49,7 @@ from cryptography.x509.oid import NameOID
 
 TRY_LATER_DER = bytes.fromhex("3003 0a01 03".replace(" ", ""))
 HUGE_BYTES = 10 * 1024 * 1024
-MODES = ("proxy", "sign", "garbage", "impostor", "wrong_ca", "wrong_certid", "expired", "trylater", "http500",
+MODES = ("proxy", "sign", "garbage", "impostor", "wrong_ca", "wrong_certid", "expired", "future", "no_next_update", "not_delegated", "trylater", "http500",
          "content_type", "huge", "huge_stream", "slow", "reset", "hang")
 
 
@@ -81,12 +84,19 @@ def _hash_of(request):
     return type(algorithm)() if algorithm is not None else hashes.SHA1()
 
 
+NO_NEXT_UPDATE = object()
+
+
 def build_response(cert, issuer, signer_cert, signer_key, status="good", this_update=None, next_update=None,
-                   algorithm=None, by_hash=False, revocation_time=None):
-    """DER of a successful BasicOCSPResponse for `cert` (a cryptography Certificate)."""
+                   algorithm=None, by_hash=False, revocation_time=None, certs=()):
+    """DER of a successful BasicOCSPResponse for `cert` (a cryptography Certificate); next_update may be
+    NO_NEXT_UPDATE; `certs` go into the response (a delegated signer's certificate)."""
     now = utcnow()
     this_update = this_update or now
-    next_update = next_update or now + datetime.timedelta(hours=1)
+    if next_update is NO_NEXT_UPDATE:
+        next_update = None
+    else:
+        next_update = next_update or now + datetime.timedelta(hours=1)
     builder = ocsp.OCSPResponseBuilder()
     if status == "revoked":
         builder = builder.add_response(cert=cert, issuer=issuer, algorithm=algorithm or hashes.SHA1(),
@@ -99,16 +109,19 @@ def build_response(cert, issuer, signer_cert, signer_key, status="good", this_up
                                        next_update=next_update, revocation_time=None, revocation_reason=None)
     encoding = ocsp.OCSPResponderEncoding.HASH if by_hash else ocsp.OCSPResponderEncoding.NAME
     builder = builder.responder_id(encoding, signer_cert)
+    if certs:
+        builder = builder.certificates(list(certs))
     return builder.sign(signer_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 class FakeUpstream:
     def __init__(self, issuer_cert, issuer_key, certs=(), other_cert=None, target=None, mode="proxy",
-                 validity=3600, backdate=0, port=0):
+                 validity=3600, backdate=0, port=0, leaf_signer=None):
         self.issuer = load_cert(issuer_cert)
         self.issuer_key = load_key(issuer_key)
         self.certs = {c.serial_number: c for c in (load_cert(p) for p in certs)}
         self.other_cert = load_cert(other_cert) if other_cert else None
+        self.leaf_signer = (load_cert(leaf_signer[0]), load_key(leaf_signer[1])) if leaf_signer else None
         self.target = target.rstrip("/") if target else None
         self.validity = validity
         self.backdate = backdate
@@ -208,6 +221,16 @@ class FakeUpstream:
             body = build_response(cert, self.issuer, self.issuer, self.issuer_key, algorithm=algorithm,
                                   this_update=now - datetime.timedelta(hours=2),
                                   next_update=now - datetime.timedelta(hours=1))
+        elif mode == "future":
+            body = build_response(cert, self.issuer, self.issuer, self.issuer_key, algorithm=algorithm,
+                                  this_update=now + datetime.timedelta(minutes=10),
+                                  next_update=now + datetime.timedelta(hours=2))
+        elif mode == "no_next_update":
+            body = build_response(cert, self.issuer, self.issuer, self.issuer_key, algorithm=algorithm,
+                                  next_update=NO_NEXT_UPDATE)
+        elif mode == "not_delegated":
+            signer, key = self.leaf_signer
+            body = build_response(cert, self.issuer, signer, key, algorithm=algorithm, certs=[signer])
         elif mode == "http500":
             return 500, "application/ocsp-response", build_response(cert, self.issuer, self.issuer, self.issuer_key,
                                                                     algorithm=algorithm)

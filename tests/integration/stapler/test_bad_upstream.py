@@ -20,8 +20,11 @@ BAD_MODES = [
     ("garbage", "malformed"),
     ("impostor", "bad_signature"),        # signed by a CA with the issuer's name but another key
     ("wrong_ca", "signer_not_found"),     # signed by an unrelated CA, responderID by key hash
+    ("not_delegated", "signer_not_authorized"),  # the issuer's certificate for a TLS server, not for OCSP
     ("wrong_certid", "no_matching_response"),
     ("expired", "expired"),
+    ("future", "not_yet_valid"),          # thisUpdate 10 minutes ahead, max_skew 5 minutes
+    ("no_next_update", "no_next_update"),
     ("trylater", "unsuccessful_status"),
     ("http500", "http_status"),
     ("content_type", "content_type"),
@@ -42,7 +45,9 @@ class BadUpstream(StaplerFixtures, unittest.TestCase):
         self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
 
     def test_bad_answers_never_replace_the_good_staple(self):
-        fake = self.start_fake(target=self.responder.url, other_cert=self.certs["other"]["cert"], mode="proxy")
+        other = self.certs["other"]
+        fake = self.start_fake(target=self.responder.url, other_cert=other["cert"], mode="proxy",
+                               leaf_signer=(other["cert"], other["key"]))
         www = self.certs["www"]
         stapler = self.start_stapler([{"name": "www", "chain": str(www["chain"]), "responder_url": fake.url}],
                                      defaults={"timeout": "1s"})

@@ -20,7 +20,7 @@ class PublishRules(StaplerFixtures, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.build_pki("Publish Rules CA", ["stale", "nonce-ok", "nonce-bad", "post", "longurl", "maxage",
-                                             "noslash", "hostname", "subpath"])
+                                             "noslash", "hostname", "subpath", "delegated"])
 
     def tearDown(self):
         self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
@@ -104,6 +104,21 @@ class PublishRules(StaplerFixtures, unittest.TestCase):
             cert = stapler.cert_status(name)
             self.assertEqual(cert["status"], "good", f"{name}: {cert}\n{stapler.log_text()}")
         self.assertTrue(fake.paths and all(p.startswith("/ocsp/") for p in fake.paths), fake.paths)
+
+    def test_delegated_signer(self):
+        """ocsp-responder signing with a delegated OCSP signer (id-kp-OCSPSigning, issued by the CA)."""
+        from ocspkit_testlib import Responder
+        signer, signer_key, _ = self.pki.issue("delegated-ocsp-signer", extensions="ocsp_signer")
+        workdir = self.workdir("delegated-responder")
+        responder = Responder(workdir, self.db, [{"name": "delegated", "ca": str(self.pki.ca_cert),
+                                                  "signer_cert": str(signer), "signer_key": str(signer_key)}])
+        self.addCleanup(responder.close)
+        stapler = self.start_stapler([self.cert("delegated", responder.url + "/")])
+        cert = stapler.cert_status("delegated")
+        self.assertEqual(cert["status"], "good", f"{cert}\n{stapler.log_text()}")
+        hs = handshake(self.start_server("delegated", stapler).port, self.pki.ca_cert)
+        self.assert_stapled(hs, "good", "signed by a delegated responder")
+        self.assertIn("delegated-ocsp-signer", hs.text, hs.summary())  # the signer's certificate is included
 
     def test_cache_control_max_age_brings_the_refresh_forward(self):
         fake = self.start_fake(mode="sign", validity=3600)  # midpoint: 30 minutes away
