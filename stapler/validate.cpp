@@ -42,6 +42,7 @@ std::string_view to_string(reject_reason reason) noexcept {
     case reject_reason::nonce_mismatch: return "nonce_mismatch";
     case reject_reason::invalid_argument: return "invalid_argument";
     case reject_reason::internal_error: return "internal_error";
+    case reject_reason::unsupported_critical_extension: return "unsupported_critical_extension";
     }
     return "invalid";
 }
@@ -68,6 +69,42 @@ bool matches_responder_id(X509* cert, const ASN1_OCTET_STRING* by_key, const X50
     if (by_name != nullptr) return X509_NAME_cmp(X509_get_subject_name(cert), by_name) == 0;
     if (by_key == nullptr) return false;
     return bytes_equal(by_key, issuer_key_hash(cert, hash_alg::sha1));
+}
+
+// Extensions RFC 6960 defines for responses and single responses, plus the CRL entry extensions
+// responders copy into SingleResponses (RFC 6960 §4.4.5 and §5).
+bool known_response_extension(const ASN1_OBJECT* oid) {
+    switch (OBJ_obj2nid(oid)) {
+    case NID_id_pkix_OCSP_Nonce:
+    case NID_id_pkix_OCSP_CrlID:
+    case NID_id_pkix_OCSP_archiveCutoff:
+    case NID_id_pkix_OCSP_serviceLocator:
+    case NID_invalidity_date:
+    case NID_crl_reason:
+    case NID_certificate_issuer:
+        return true;
+    default: break;
+    }
+    // id-pkix-ocsp-extended-revoke (RFC 6960 §4.4.8) has no NID in OpenSSL 3.0.
+    std::array<char, 64> text{};
+    OBJ_obj2txt(text.data(), static_cast<int>(text.size()), oid, 1);
+    return std::strcmp(text.data(), "1.3.6.1.5.5.7.48.1.9") == 0;
+}
+
+template <class Object>
+std::optional<rejection> check_critical_extensions(Object* object, int (*count)(Object*),
+                                                   X509_EXTENSION* (*get)(Object*, int), const char* where) {
+    for (int i = 0; i < count(object); ++i) {
+        X509_EXTENSION* ext = get(object, i);
+        if (ext == nullptr || X509_EXTENSION_get_critical(ext) == 0) continue;
+        const ASN1_OBJECT* oid = X509_EXTENSION_get_object(ext);
+        if (known_response_extension(oid)) continue;
+        std::array<char, 80> text{};
+        OBJ_obj2txt(text.data(), static_cast<int>(text.size()), oid, 1);
+        return reject(reject_reason::unsupported_critical_extension,
+                      std::string("unknown critical ") + where + " extension " + text.data());
+    }
+    return std::nullopt;
 }
 
 std::optional<rejection> check_delegated_signer(X509* signer, X509* issuer, sys_seconds now,
@@ -268,6 +305,11 @@ verdict validate_impl(X509* leaf, X509* issuer, std::span<const std::uint8_t> de
     if (options.expected_nonce) {
         if (auto r = check_nonce(bs.get(), *options.expected_nonce)) return *r;
     }
+    if (auto r = check_critical_extensions(bs.get(), &OCSP_BASICRESP_get_ext_count, &OCSP_BASICRESP_get_ext, "response"))
+        return *r;
+    if (auto r = check_critical_extensions(single, &OCSP_SINGLERESP_get_ext_count, &OCSP_SINGLERESP_get_ext,
+                                           "singleResponse"))
+        return *r;
 
     if (out.status == cert_status::revoked) {
         const auto when = from_asn1_time(revoked_at);

@@ -13,7 +13,9 @@
 //     CertID's own hash algorithm (SHA-1, -256, -384 or -512), and the leaf's serial (§4.1.1);
 //   * thisUpdate is not later than now + max_skew, nextUpdate is present and later than now (§4.2.2.1:
 //     a response without nextUpdate has no end of validity, and so cannot be cached safely);
-//   * when a nonce is expected, the response carries it (RFC 8954 §2.1).
+//   * when a nonce is expected, the response carries it (RFC 8954 §2.1);
+//   * no responseExtension nor singleExtension of the leaf's SingleResponse is both critical and unknown
+//     (the RFC 5280 §4.2 rule, which the X.509 Extensions of RFC 6960 §4.4 carry).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +52,7 @@ enum class reject_reason : std::uint8_t {
     nonce_mismatch,         // a nonce was expected and is absent or different
     invalid_argument,       // null certificate
     internal_error,         // an OpenSSL failure unrelated to the response's content
+    unsupported_critical_extension,  // a response or SingleResponse extension marked critical that we do not know
 };
 std::string_view to_string(reject_reason reason) noexcept;
 

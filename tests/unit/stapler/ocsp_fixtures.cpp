@@ -31,6 +31,19 @@ const EVP_MD* digest_for(EVP_PKEY* key) {
     return EVP_PKEY_is_a(key, "ED25519") != 0 || EVP_PKEY_is_a(key, "ED448") != 0 ? nullptr : EVP_sha256();
 }
 
+// Value: DER NULL, wrapped in the extension's OCTET STRING by X509_EXTENSION_create_by_OBJ.
+ossl::x509_extension_ptr make_extension(const extension_spec& spec) {
+    ossl::asn1_object_ptr oid{OBJ_txt2obj(spec.oid, 1)};
+    if (!oid) throw openssl_error("OBJ_txt2obj");
+    ossl::asn1_octet_string_ptr value{ASN1_OCTET_STRING_new()};
+    static const unsigned char der_null[] = {0x05, 0x00};
+    if (!value || ASN1_OCTET_STRING_set(value.get(), der_null, sizeof der_null) != 1)
+        throw openssl_error("ASN1_OCTET_STRING_set");
+    ossl::x509_extension_ptr ext{X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), spec.critical ? 1 : 0, value.get())};
+    if (!ext) throw openssl_error("X509_EXTENSION_create_by_OBJ");
+    return ext;
+}
+
 }  // namespace
 
 bytes make_response(const response_spec& spec) {
@@ -45,14 +58,21 @@ bytes make_response(const response_spec& spec) {
         if (s.next_update) next_update = to_generalized_time(*s.next_update);
         ossl::asn1_generalizedtime_ptr revoked_at;
         if (s.status == cert_status::revoked) revoked_at = to_generalized_time(s.revoked_at);
-        if (OCSP_basic_add1_status(bs.get(), cid.get(), v_status(s.status), s.revocation_reason, revoked_at.get(),
-                                   this_update.get(), next_update.get()) == nullptr) {
-            throw openssl_error("OCSP_basic_add1_status");
+        OCSP_SINGLERESP* single = OCSP_basic_add1_status(bs.get(), cid.get(), v_status(s.status), s.revocation_reason,
+                                                         revoked_at.get(), this_update.get(), next_update.get());
+        if (single == nullptr) throw openssl_error("OCSP_basic_add1_status");
+        for (const auto& e : s.extensions) {
+            if (OCSP_SINGLERESP_add_ext(single, make_extension(e).get(), -1) != 1)
+                throw openssl_error("OCSP_SINGLERESP_add_ext");
         }
     }
     if (spec.nonce && OCSP_basic_add1_nonce(bs.get(), const_cast<unsigned char*>(spec.nonce->data()),
                                             static_cast<int>(spec.nonce->size())) != 1) {
         throw openssl_error("OCSP_basic_add1_nonce");
+    }
+    for (const auto& e : spec.extensions) {
+        if (OCSP_BASICRESP_add_ext(bs.get(), make_extension(e).get(), -1) != 1)
+            throw openssl_error("OCSP_BASICRESP_add_ext");
     }
     unsigned long flags = 0;
     if (!spec.include_signer) flags |= OCSP_NOCERTS;

@@ -19,6 +19,12 @@ using ocspkit::test::reference_time;
 using bytes = std::vector<std::uint8_t>;
 using sys_seconds = std::chrono::sys_seconds;
 
+// An extension with an arbitrary OID and an opaque value (a DER NULL), to test critical-flag handling.
+struct extension_spec {
+    const char* oid = "1.3.6.1.4.1.99999.1";  // dotted form
+    bool critical = false;
+};
+
 struct single_spec {
     X509* leaf = nullptr;    // whose serial goes into the CertID
     X509* issuer = nullptr;  // whose name and key hashes go into the CertID
@@ -28,6 +34,7 @@ struct single_spec {
     std::optional<sys_seconds> next_update = reference_time + std::chrono::hours{24};
     sys_seconds revoked_at = reference_time - std::chrono::hours{48};
     int revocation_reason = OCSP_REVOKED_STATUS_NOSTATUS;
+    std::vector<extension_spec> extensions;  // singleExtensions
 };
 
 struct response_spec {
@@ -39,6 +46,7 @@ struct response_spec {
     bool include_signer = true;  // put the signer's certificate into `certs`
     bool responder_id_by_key = false;
     std::optional<bytes> nonce;
+    std::vector<extension_spec> extensions;  // responseExtensions, after the nonce
 };
 
 // A successful response. Throws openssl_error if OpenSSL refuses to build it.

@@ -331,6 +331,29 @@ std::vector<validation_case> cases() {
         return test::make_response(r);
     }, reject_reason::nonce_mismatch));
     v.back().tweak = [](validation_options& o) { o.expected_nonce = test_nonce; };
+    // --- critical extensions (RFC 5280 §4.2 semantics) ---
+    v.push_back(rejected("unknown_critical_response_extension", [](const pki& p) {
+        auto r = signed_by(p.ca, {single_for(p)});
+        r.extensions = {test::extension_spec{.oid = "1.3.6.1.4.1.99999.1", .critical = true}};
+        return test::make_response(r);
+    }, reject_reason::unsupported_critical_extension));
+    v.push_back(rejected("unknown_critical_single_extension", [](const pki& p) {
+        auto s = single_for(p);
+        s.extensions = {test::extension_spec{.oid = "1.3.6.1.4.1.99999.2", .critical = true}};
+        return by_ca(p, s);
+    }, reject_reason::unsupported_critical_extension));
+    v.push_back(usable("unknown_non_critical_extensions", [](const pki& p) {
+        auto s = single_for(p);
+        s.extensions = {test::extension_spec{.oid = "1.3.6.1.4.1.99999.2", .critical = false}};
+        auto r = signed_by(p.ca, {s});
+        r.extensions = {test::extension_spec{.oid = "1.3.6.1.4.1.99999.1", .critical = false}};
+        return test::make_response(r);
+    }, cert_status::good));
+    v.push_back(usable("critical_extended_revoke_extension", [](const pki& p) {
+        auto r = signed_by(p.ca, {single_for(p)});
+        r.extensions = {test::extension_spec{.oid = "1.3.6.1.5.5.7.48.1.9", .critical = true}};
+        return test::make_response(r);
+    }, cert_status::good));
     v.push_back(rejected("nonce_expected_but_absent", [](const pki& p) { return by_ca(p, single_for(p)); },
                          reject_reason::nonce_mismatch));
     v.back().tweak = [](validation_options& o) { o.expected_nonce = test_nonce; };
