@@ -23,6 +23,20 @@ def stapling_directives(staple_file):
     return "\n".join(re.sub(r"^(ssl_stapling_file)\s+\S+;", rf"\1 {staple_file};", line) for line in lines)
 
 
+def settled(runs, quiet=1.5, timeout=10):
+    """The lines of `runs` once no line was added for `quiet` seconds (the debouncer is done)."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = runs.read_text().split() if runs.exists() else []
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.1)
+    return last
+
+
 @unittest.skipUnless(have_nginx(), "nginx not installed")
 class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
     @classmethod
@@ -64,7 +78,6 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
         self.assertEqual(hs.fingerprint, response_fingerprint(response_text(staple_file)))
         self.assertTrue(stapler.alive())
 
-
     def test_reload_command_is_debounced(self):
         """reload_command runs after nginx_file changes, at most once per second (no shell: argv as is)."""
         runs = self.workdir("runs") / "runs.txt"
@@ -75,8 +88,7 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
             nginx={"reload_command": ["/bin/sh", "-c", f'date +%s.%N >> "{runs}"']})
         for n in names:
             self.assertEqual((staples / f"{n}.der").read_bytes(), stapler.persisted(n).read_bytes())
-        time.sleep(1.5)
-        start_runs = runs.read_text().split() if runs.exists() else []
+        start_runs = settled(runs)
         self.assertIn(len(start_runs), (1, 2), f"three files written at start: {start_runs}")
 
         self.revoke("one")
@@ -84,12 +96,12 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
         rc, out = stapler.refresh()
         self.assertEqual(rc, 0, out)
         stapler.wait_for(lambda: len(runs.read_text().split()) > len(start_runs), "a reload after the change",
-                         timeout=3)
-        time.sleep(1.5)
-        stamps = [float(x) for x in runs.read_text().split()]
+                         timeout=5)
+        stamps = [float(x) for x in settled(runs)]
         self.assertLessEqual(len(stamps) - len(start_runs), 2, stamps)
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-        self.assertTrue(all(g >= 0.95 for g in gaps), f"reloads closer than one second: {gaps}")
+        # Stamps are taken by the command, after fork and exec: allow for scheduling delays on a busy machine.
+        self.assertTrue(all(g >= 0.8 for g in gaps), f"reloads closer than one second: {gaps}")
 
 
 if __name__ == "__main__":
