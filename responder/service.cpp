@@ -143,6 +143,8 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
         return entry;
     }
     metrics_.count_signature();
+    // A nonce answer is for one client: never cached, never validated by HTTP caches (no-cache).
+    if (result.meta.has_nonce) return entry;
     entry->etag = response_etag(entry->der);
     const auto get_headers = cache_headers_for(entry->meta, entry->der, true, now, entry->etag);
     if (get_headers.etag) {
@@ -154,7 +156,7 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     const auto validity = result.meta.next_update - now;
     entry->refresh_at = now + validity / 2;
     for (const auto& c : decoded.request.certs) entry->serials.push_back(c.serial.bytes());
-    if (!result.meta.has_nonce) cache_.insert(std::string(der.begin(), der.end()), entry, generation);
+    cache_.insert(std::string(der.begin(), der.end()), entry, generation);
     return entry;
 }
 
