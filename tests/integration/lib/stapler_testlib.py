@@ -475,6 +475,11 @@ class StaplerFixtures:
                 raise AssertionError("responder did not answer revoked within 3 s:\n" + out)
             time.sleep(0.05)
 
+    def assert_responder_alive(self):
+        if self.responder is not None and not self.responder.alive():
+            raise AssertionError(f"ocsp-responder exited {self.responder.proc.returncode} "
+                                 f"(negative: killed by that signal):\n{self.responder.log_text()}")
+
     def assert_stapled(self, hs, status="good", msg=""):
         self.assertTrue(hs.completed, f"handshake failed {msg}:\n{hs.summary()}")
         self.assertTrue(hs.stapled, f"no staple {msg}:\n{hs.summary()}")

@@ -42,7 +42,7 @@ class BadUpstream(StaplerFixtures, unittest.TestCase):
         cls.build_pki("Bad Upstream CA", ["www", "other"])
 
     def tearDown(self):
-        self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
+        self.assert_responder_alive()
 
     def test_bad_answers_never_replace_the_good_staple(self):
         other = self.certs["other"]

@@ -19,6 +19,9 @@ class CrashRecovery(StaplerFixtures, unittest.TestCase):
     def setUpClass(cls):
         cls.build_pki("Crash Recovery CA", ["www"])
 
+    def tearDown(self):
+        self.assert_responder_alive()
+
     def test_kill9_mid_refresh_then_restart_from_disk(self):
         fake = self.start_fake(target=self.responder.url, mode="proxy")
         www = self.certs["www"]

@@ -17,6 +17,9 @@ class DaemonLifecycle(StaplerFixtures, unittest.TestCase):
     def setUpClass(cls):
         cls.build_pki("Lifecycle CA", ["slow", "kept", "removed", "fromdir"])
 
+    def tearDown(self):
+        self.assert_responder_alive()
+
     def cert(self, name, **kw):
         return {"name": name, "chain": str(self.certs[name]["chain"]), **kw}
 

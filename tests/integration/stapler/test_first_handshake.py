@@ -24,7 +24,7 @@ class FirstHandshake(StaplerFixtures, unittest.TestCase):
         cls.build_pki("First Handshake CA", ["www", "shared"])
 
     def tearDown(self):
-        self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
+        self.assert_responder_alive()
 
     def test_first_handshake_after_ready_is_stapled_and_verifies(self):
         www = self.certs["www"]

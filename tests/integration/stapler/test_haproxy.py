@@ -40,6 +40,9 @@ class HaproxyOcspFile(StaplerFixtures, unittest.TestCase):
     def setUpClass(cls):
         cls.build_pki("HAProxy CA", ["www", "tcp"])
 
+    def tearDown(self):
+        self.assert_responder_alive()
+
     def start_haproxy(self, cfg, port, log):
         proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)

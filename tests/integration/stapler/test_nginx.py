@@ -43,6 +43,9 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
     def setUpClass(cls):
         cls.build_pki("Nginx File CA", ["www", "one", "two", "three"])
 
+    def tearDown(self):
+        self.assert_responder_alive()
+
     def test_nginx_staples_the_daemons_file_and_reloads_on_change(self):
         www = self.certs["www"]
         staple_file = self.workdir("nginx-staples") / "www.der"

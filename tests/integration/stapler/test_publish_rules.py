@@ -23,7 +23,7 @@ class PublishRules(StaplerFixtures, unittest.TestCase):
                                              "noslash", "hostname", "subpath", "delegated"])
 
     def tearDown(self):
-        self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
+        self.assert_responder_alive()
 
     def cert(self, name, url, **kw):
         return {"name": name, "chain": str(self.certs[name]["chain"]), "responder_url": url, **kw}

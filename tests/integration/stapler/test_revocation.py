@@ -21,7 +21,7 @@ class Revocation(StaplerFixtures, unittest.TestCase):
         cls.build_pki("Revocation CA", ["manual", "scheduled"], validity="60s", backdate="55s")
 
     def tearDown(self):
-        self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
+        self.assert_responder_alive()
 
     def stapler_for(self, name, **stapler):
         settings = {"jitter": 0.01}

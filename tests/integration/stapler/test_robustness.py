@@ -24,7 +24,7 @@ class Robustness(StaplerFixtures, unittest.TestCase):
         cls.certs["unknown-hard"] = issue_server_cert(cls.pki, cls.root, "unknown-hard")
 
     def tearDown(self):
-        self.assertTrue(self.responder.alive(), "ocsp-responder died:\n" + self.responder.log_text())
+        self.assert_responder_alive()
 
     def cert(self, name, **kw):
         return {"name": name, "chain": str(self.certs[name]["chain"]), **kw}
