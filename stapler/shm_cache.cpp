@@ -467,8 +467,7 @@ std::unique_ptr<shm_writer> shm_writer::open(const std::filesystem::path& path, 
             ec = shm_errc::bad_options;
             return nullptr;
         }
-        std::uint32_t capacity = 1;
-        while (capacity < options.capacity) capacity <<= 1;
+        const std::uint32_t capacity = shm_table_size(options.capacity);
         const header_fields want{shm_magic, shm_layout_version, shm_header_size, capacity, options.slot_size,
                                  shm_header_size + std::uint64_t{capacity} * options.slot_size};
 
@@ -662,8 +661,8 @@ std::error_code shm_writer::put(const cache_key& key, const cache_entry& entry) 
     std::optional<std::uint32_t> target = find(key);
     const bool existing = target.has_value();
     if (!existing) {
-        // At most 7/8 full, so that misses (every handshake of a certificate not in the cache) stay short.
-        if (live_ + 1 > capacity_ - capacity_ / 8) return shm_errc::full;
+        // At most 7/8 full and never completely full (shm_max_entries), so that misses stay short.
+        if (live_ + 1 > shm_max_entries(capacity_)) return shm_errc::full;
         std::uint32_t index = home_slot(key, capacity_);
         for (std::uint32_t probe = 0; probe < capacity_; ++probe, index = (index + 1) & (capacity_ - 1)) {
             // find() has shown the key absent, so the first non-full slot of the chain will do.

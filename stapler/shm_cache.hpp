@@ -77,8 +77,26 @@ inline constexpr std::size_t shm_min_slot_size = 128;
 inline constexpr std::size_t shm_max_slot_size = 1 << 20;
 inline constexpr std::uint32_t shm_max_capacity = 1u << 24;
 
+// The slot count a writer uses for a requested capacity: the next power of two (0 stays 0).
+constexpr std::uint32_t shm_table_size(std::uint32_t requested) noexcept {
+    if (requested == 0) return 0;
+    std::uint32_t n = 1;
+    while (n < requested && n < (1u << 31)) n <<= 1;
+    return n;
+}
+
+// The most live entries a writer opened with `requested` slots accepts: 7/8 of the table, so that misses
+// (every handshake of a certificate not in the cache) stay short, and never every slot: at least one
+// stays empty so that a probe chain ends at an empty slot. With fewer than 8 slots, 7/8 rounds to all of
+// them, hence the second rule (4 slots hold 3 entries, 2 hold 1, 1 holds none).
+constexpr std::uint32_t shm_max_entries(std::uint32_t requested) noexcept {
+    const std::uint32_t slots = shm_table_size(requested);
+    const std::uint32_t reserved = slots / 8 > 1 ? slots / 8 : 1;
+    return slots > reserved ? slots - reserved : 0;
+}
+
 struct shm_options {
-    std::uint32_t capacity = 4096;  // slots; rounded up to a power of two; at most 7/8 are ever filled
+    std::uint32_t capacity = 4096;  // slots; rounded up to a power of two; shm_max_entries() are ever filled
     std::uint32_t slot_size = 4096;  // bytes per slot including its 64-byte header; a multiple of 64
 };
 

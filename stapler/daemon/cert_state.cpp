@@ -9,6 +9,8 @@ namespace ocspkit::stapler::daemon {
 replace_verdict compare(const std::optional<validated_response>& current, const validated_response& fetched,
                         sys_seconds now) noexcept {
     if (!current || current->next_update <= now) return replace_verdict::replace;
+    // Publishing the same bytes again would only rewrite files and reload nginx for nothing.
+    if (fetched.der == current->der) return replace_verdict::keep_current;
     if (fetched.status == cert_status::revoked && current->status != cert_status::revoked)
         return replace_verdict::replace;
     if (current->status == cert_status::revoked && fetched.status != cert_status::revoked &&
@@ -27,7 +29,7 @@ cert_state::applied cert_state::on_fetched(validated_response fetched, time_poin
                                            double u) {
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now);
     last_fetch = now;
-    applied out{false, "ok"};
+    applied out{false, false, "ok"};
     switch (compare(current, fetched, now_s)) {
         case replace_verdict::replace:
             current = std::move(fetched);
@@ -36,6 +38,7 @@ cert_state::applied cert_state::on_fetched(validated_response fetched, time_poin
             out.publish = true;
             break;
         case replace_verdict::keep_current:
+            out.unchanged = fetched.der == current->der;
             break;
         case replace_verdict::stale: {
             out.result = fetched.status == cert_status::good ? "stale_good" : "stale";

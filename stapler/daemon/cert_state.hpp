@@ -9,6 +9,8 @@
 //   * a good (or unknown) response never replaces a revoked one whose thisUpdate is newer: the fetched
 //     one is ignored and counted as `stale_good` (`stale` for unknown); a responder behind a cache, or
 //     a load balancer with a lagging node, must not un-revoke a certificate;
+//   * the very response already published (the same DER: a responder or CDN answering from its cache)
+//     changes nothing: it is not published again (no persist, no export, no nginx reload), result `ok`;
 //   * otherwise the response with the later thisUpdate wins (an older one is ignored, result `ok`).
 #include <chrono>
 #include <cstddef>
@@ -44,6 +46,7 @@ struct cert_state {
 
     struct applied {
         bool publish = false;     // `current` changed: persist, put into shm, export
+        bool unchanged = false;   // the fetched response is byte for byte the published one
         std::string_view result;  // fetch_total result label: "ok", "stale_good" or "stale"
     };
     // A fetch returned a response that validated. `u` is a uniform draw in [0, 1) for the jitter.

@@ -190,6 +190,19 @@ stapler_config parse_config(std::string_view toml_text, const fs::path& origin) 
         std::size_t i = 0;
         for (const auto& item : *a) c.directories.push_back(parse_directory(r, *item.as_table(), i++, c));
     }
+    // Every [[certificate]] needs its own shm slot; refusing here beats finding at run time that the last
+    // ones can never be published. [[directory]] certificates are only known once the directories are
+    // read, and are reported at run time (docs/stapler.md, "shm cache full").
+    if (const std::uint32_t limit = shm_max_entries(c.shm_capacity); c.certificates.size() > limit) {
+        const toml::table* stapler = root.get_as<toml::table>("stapler");
+        const toml::node* at = stapler && stapler->get("shm_capacity") ? stapler->get("shm_capacity")
+                               : stapler                                ? static_cast<const toml::node*>(stapler)
+                                        : root.get("certificate")->as_array()->get(limit);
+        r.fail(at, "stapler.shm_capacity",
+               fmt::format("holds at most {} entries ({} slots, at most 7/8 of them filled and one always "
+                           "empty), {} certificates configured",
+                           limit, shm_table_size(c.shm_capacity), c.certificates.size()));
+    }
     if (c.certificates.empty() && c.directories.empty())
         r.fail(nullptr, "certificate", "at least one [[certificate]] or [[directory]] is required");
     return c;

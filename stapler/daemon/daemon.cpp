@@ -20,6 +20,15 @@ using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+namespace {
+// The `refresh` reason and ocsp_stapler_publish_failures_total label of a failed shm put.
+std::string shm_failure_reason(std::error_code ec) {
+    if (ec == shm_errc::full) return "shm_full";
+    if (ec == shm_errc::entry_too_large) return "shm_entry_too_large";
+    return "shm_error";
+}
+}  // namespace
+
 
 stapler_daemon::stapler_daemon(asio::io_context& io, stapler_config config, inventory inv, const clock_source& clock,
                                std::shared_ptr<spdlog::logger> log)
@@ -257,12 +266,29 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
                     log_->info("{}: fetched {} (thisUpdate {}, nextUpdate {}){}, next refresh in {}s", t->cert.name,
                                to_string(status), to_iso8601(t->state.current->this_update),
                                to_iso8601(t->state.current->next_update),
-                               applied.publish ? ", published" : ", older than the published one: kept",
+                               applied.publish     ? ", published"
+                               : applied.unchanged ? ", unchanged: not published again"
+                                                   : ", older than the published one: kept",
                                wait.count());
                     if (applied.publish) {
                         t->expiry_logged = false;
                         auto op_publish = publish(t);
                         co_await std::move(op_publish);
+                    } else {
+                        // Nothing new to publish, but what failed last time is tried again: the exports
+                        // (and the nginx reload) are left alone, they already hold these bytes.
+                        if (t->persist_failed) {
+                            auto op_persist = persist(t);
+                            co_await std::move(op_persist);
+                        }
+                        if (t->shm_error && !stopping_ && !t->removed) put_entry(*t);
+                    }
+                    if (t->shm_error && !stopping_ && !t->removed) {
+                        // Fetched, but TLS servers find nothing: `refresh` must not say "ok".
+                        report.ok = false;
+                        report.status.clear();
+                        report.reason = shm_failure_reason(t->shm_error);
+                        report.detail = t->state.last_error;
                     }
                 }
             }
@@ -284,12 +310,25 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
 void stapler_daemon::put_entry(tracked& t) {
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
     const cache_entry e = t.state.entry(t.cert.settings.policy, t.cert.must_staple, now_s);
-    if (auto ec = shm_->put(t.cert.key, e))
+    const std::string shm_prefix = "shm: ";
+    if (auto ec = shm_->put(t.cert.key, e)) {
         log_->error("{}: cannot publish into the shm cache: {}", t.cert.name, ec.message());
+        // An older entry left in place would be served as if it were the current state (a good response
+        // after a revocation); without one, every reader finds a miss and does what `status` then says.
+        shm_->remove(t.cert.key);
+        t.shm_error = ec;
+        t.state.last_error = shm_prefix + ec.message();
+        ++t.publish_failures[shm_failure_reason(ec)];
+        return;
+    }
+    if (t.shm_error) {
+        log_->info("{}: published into the shm cache", t.cert.name);
+        t.shm_error.clear();
+        if (t.state.last_error.starts_with(shm_prefix)) t.state.last_error.clear();
+    }
 }
 
-asio::awaitable<void> stapler_daemon::publish(tracked_ptr t) {
-    // Persist first: after a crash the daemon restarts from what readers saw, never from less.
+asio::awaitable<void> stapler_daemon::persist(tracked_ptr t) {
     std::vector<std::uint8_t> der = t->state.current->der;
     std::string name = t->cert.name;
     auto job = [this, name, der] {
@@ -298,7 +337,15 @@ asio::awaitable<void> stapler_daemon::publish(tracked_ptr t) {
     };
     auto op = on_pool(std::move(job));
     auto error = co_await std::move(op);
+    // Only if `current` is still what was saved: a newer response has its own save under way.
+    if (t->state.current && t->state.current->der == der) t->persist_failed = !error.empty();
     if (!error.empty()) log_->error("{}: cannot persist the response: {}", name, error);
+}
+
+asio::awaitable<void> stapler_daemon::publish(tracked_ptr t) {
+    // Persist first: after a crash the daemon restarts from what readers saw, never from less.
+    auto op = persist(t);
+    co_await std::move(op);
     if (stopping_ || t->removed) co_return;
     put_entry(*t);
     auto op_export = export_files(t);

@@ -43,7 +43,7 @@ struct fetch_report {
     std::string name;
     bool ok = false;
     std::string status;  // ok: good | revoked | unknown (of the published response)
-    std::string reason;  // failed: connect_failed, timeout, ..., a reject_reason, stale_good
+    std::string reason;  // failed: connect_failed, timeout, ..., a reject_reason, stale_good, shm_full, ...
     std::string detail;
 };
 
@@ -51,8 +51,8 @@ struct fetch_report {
 struct status_row {
     std::string name;
     std::string chain;
-    std::string status;  // good | revoked | unknown | none
-    std::string action;  // staple | no_staple | not_servable
+    std::string status;  // good | revoked | unknown | none (none also while the shm put fails)
+    std::string action;  // staple | no_staple | not_servable: what TLS servers reading the shm cache do
     std::optional<sys_seconds> this_update, next_update, next_refresh;
     std::string last_error;
     unsigned fetch_failures = 0;
@@ -104,6 +104,7 @@ private:
     asio::awaitable<fetch_report> fetch_once(tracked_ptr t);
     asio::awaitable<fetch_report> join_or_fetch(tracked_ptr t);
     asio::awaitable<void> publish(tracked_ptr t);
+    asio::awaitable<void> persist(tracked_ptr t);
     asio::awaitable<void> export_files(tracked_ptr t);
     asio::awaitable<void> reload_runner();
     void put_entry(tracked& t);

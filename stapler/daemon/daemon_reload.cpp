@@ -76,7 +76,7 @@ asio::awaitable<void> stapler_daemon::reload() {
             t.cert.haproxy_file = c.haproxy_file;
             t.cert.chain = c.chain;
             t.cert.origin = c.origin;
-            put_entry(t);
+            put_entry(t);  // also retries a put that failed (slots freed by the removals above)
             ++kept;
             continue;
         }
@@ -128,9 +128,13 @@ status_snapshot stapler_daemon::status() const {
         status_row row;
         row.name = name;
         row.chain = t->cert.chain.string();
-        const auto* r = t->state.usable(now_s);
+        // Only what readers can find counts as published: after a failed shm put there is nothing, and a
+        // miss is "no staple" for every reader whatever the policy.
+        const auto* r = t->shm_error ? nullptr : t->state.usable(now_s);
         row.status = r ? std::string(to_string(r->status)) : "none";
-        row.action = std::string(to_string(t->state.entry(t->cert.settings.policy, t->cert.must_staple, now_s).action));
+        row.action = t->shm_error ? std::string(to_string(staple_action::no_staple))
+                                  : std::string(to_string(
+                                        t->state.entry(t->cert.settings.policy, t->cert.must_staple, now_s).action));
         if (r) {
             row.this_update = r->this_update;
             row.next_update = r->next_update;
@@ -170,14 +174,15 @@ std::string stapler_daemon::render_metrics() const {
     add("# HELP ocsp_stapler_staple_seconds_until_expiry Seconds until the published response's nextUpdate "
         "(negative once expired).\n# TYPE ocsp_stapler_staple_seconds_until_expiry gauge\n");
     for (const auto& [name, t] : certs_) {
-        if (!t->state.current) continue;
+        if (!t->state.current || t->shm_error) continue;
         add(fmt::format("ocsp_stapler_staple_seconds_until_expiry{{certificate=\"{}\"}} {}\n", label(name),
                         (t->state.current->next_update - now_s).count()));
     }
-    add("# HELP ocsp_stapler_staple_status Status of the usable published response (none: there is none).\n"
+    add("# HELP ocsp_stapler_staple_status Status of the usable published response (none: there is none, or "
+        "it is not in the shm cache).\n"
         "# TYPE ocsp_stapler_staple_status gauge\n");
     for (const auto& [name, t] : certs_) {
-        const auto* r = t->state.usable(now_s);
+        const auto* r = t->shm_error ? nullptr : t->state.usable(now_s);
         const std::string_view current = r ? to_string(r->status) : "none";
         for (std::string_view s : {"good", "revoked", "unknown", "none"})
             add(fmt::format("ocsp_stapler_staple_status{{certificate=\"{}\",status=\"{}\"}} {}\n", label(name), s,
@@ -189,6 +194,13 @@ std::string stapler_daemon::render_metrics() const {
         for (const auto& [result, n] : t->fetch_results)
             add(fmt::format("ocsp_stapler_fetch_total{{certificate=\"{}\",result=\"{}\"}} {}\n", label(name),
                             label(result), n));
+    add("# HELP ocsp_stapler_publish_failures_total Responses (or \"no response\" entries) that could not be put "
+        "into the shm cache, by reason: shm_full, shm_entry_too_large, shm_error.\n"
+        "# TYPE ocsp_stapler_publish_failures_total counter\n");
+    for (const auto& [name, t] : certs_)
+        for (const auto& [reason, n] : t->publish_failures)
+            add(fmt::format("ocsp_stapler_publish_failures_total{{certificate=\"{}\",reason=\"{}\"}} {}\n", label(name),
+                            label(reason), n));
     add("# HELP ocsp_stapler_expiry_alerts_total Staples that came within an expiry_alert threshold of "
         "nextUpdate.\n# TYPE ocsp_stapler_expiry_alerts_total counter\n");
     for (const auto& [name, t] : certs_)

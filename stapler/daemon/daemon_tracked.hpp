@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct stapler_daemon::tracked {
     std::vector<std::shared_ptr<asio::steady_timer>> waiters;  // refreshes joining the fetch in flight
     std::optional<fetch_report> last_report;
     std::map<std::string, std::uint64_t, std::less<>> fetch_results;  // ocsp_stapler_fetch_total
+    // The last shm put failed (cache full, ...): readers find no entry, so nothing is published for this
+    // certificate whatever `state` holds. Cleared by the next put that succeeds.
+    std::error_code shm_error;
+    bool persist_failed = false;  // the last save of `state.current` failed: an identical fetch retries it
+    std::map<std::string, std::uint64_t, std::less<>> publish_failures;  // ocsp_stapler_publish_failures_total
     std::uint64_t expiry_alerts = 0;
 
     tracked(asio::io_context& io, certificate c) : cert(std::move(c)), wake(io) {}

@@ -232,6 +232,39 @@ TEST(shm_cache, refuses_to_fill_beyond_seven_eighths) {
     EXPECT_EQ(lookup(open_reader(dir / "cache"), key_n(200)).ec, shm_errc::not_found);
 }
 
+// Below 8 slots "7/8" rounds to every slot; one must stay empty all the same, so that a probe chain
+// (the writer's and every reader's) ends at an empty slot instead of walking the whole table.
+TEST(shm_cache, small_tables_always_keep_one_slot_empty) {
+    for (const std::uint32_t capacity : {1U, 2U, 3U, 4U, 7U, 8U}) {
+        SCOPED_TRACE(capacity);
+        temp_dir dir;
+        auto w = open_writer(dir / "cache", {capacity, 128});
+        ASSERT_TRUE(w);
+        std::uint32_t stored = 0;
+        for (std::uint32_t i = 0; i < w->capacity(); ++i) {
+            // Every key has the same home slot: the worst case for probe chains.
+            if (w->put(key_n(i, 0x77), staple_entry(der_n(8, 1)))) break;
+            ++stored;
+        }
+        EXPECT_EQ(stored, w->capacity() - 1);
+        EXPECT_EQ(w->size(), stored);
+        EXPECT_EQ(w->put(key_n(100, 0x77), staple_entry(der_n(8, 1))), shm_errc::full);
+        EXPECT_EQ(lookup(open_reader(dir / "cache"), key_n(200, 0x77)).ec, shm_errc::not_found);
+    }
+}
+
+TEST(shm_cache, max_entries_follows_the_rounded_capacity) {
+    static_assert(shm_table_size(10) == 16 && shm_table_size(16) == 16 && shm_table_size(1) == 1);
+    EXPECT_EQ(shm_max_entries(1), 0U);
+    EXPECT_EQ(shm_max_entries(2), 1U);
+    EXPECT_EQ(shm_max_entries(3), 3U);  // 4 slots
+    EXPECT_EQ(shm_max_entries(4), 3U);
+    EXPECT_EQ(shm_max_entries(8), 7U);
+    EXPECT_EQ(shm_max_entries(10), 14U);  // 16 slots
+    EXPECT_EQ(shm_max_entries(4096), 3584U);
+    EXPECT_EQ(shm_max_entries(shm_max_capacity), shm_max_capacity - shm_max_capacity / 8);
+}
+
 TEST(shm_cache, rejects_bad_options_and_entries) {
     temp_dir dir;
     std::error_code ec;

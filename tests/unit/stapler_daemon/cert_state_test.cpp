@@ -31,6 +31,11 @@ const auto good_new = response(cert_status::good, T - 1h, T + 23h);
 const auto revoked_old = response(cert_status::revoked, T - 2h, T + 22h);
 const auto revoked_new = response(cert_status::revoked, T - 1h, T + 23h);
 const auto unknown_new = response(cert_status::unknown, T - 1h, T + 23h);
+// Same fields as good_new, other bytes (e.g. re-signed with the same thisUpdate, or another producedAt).
+validated_response resigned(validated_response r) {
+    r.der.push_back(0x01);
+    return r;
+}
 
 struct rule_case {
     const char* name;
@@ -53,7 +58,9 @@ INSTANTIATE_TEST_SUITE_P(
         rule_case{"nothing_published", std::nullopt, good_new, T, replace_verdict::replace},
         rule_case{"newer_good_replaces_good", good_old, good_new, T, replace_verdict::replace},
         rule_case{"older_good_keeps_good", good_new, good_old, T, replace_verdict::keep_current},
-        rule_case{"same_this_update_replaces", good_new, good_new, T, replace_verdict::replace},
+        rule_case{"identical_response_keeps_current", good_new, good_new, T, replace_verdict::keep_current},
+        rule_case{"identical_revoked_keeps_current", revoked_new, revoked_new, T, replace_verdict::keep_current},
+        rule_case{"same_this_update_other_bytes_replaces", good_new, resigned(good_new), T, replace_verdict::replace},
         rule_case{"revoked_replaces_newer_good_at_once", good_new, revoked_old, T, replace_verdict::replace},
         rule_case{"revoked_replaces_good", good_old, revoked_new, T, replace_verdict::replace},
         rule_case{"older_good_never_replaces_revoked", revoked_new, good_old, T, replace_verdict::stale},
@@ -93,9 +100,11 @@ TEST(cert_state, failed_fetch_never_replaces_a_usable_response) {
     s.on_failed("http_status", "HTTP 503", Tms + 2min, params, 0.5);
     EXPECT_EQ(s.failures, 2u);
     EXPECT_EQ(s.next_refresh, Tms + 2min + 20s);
-    // A success clears the failure state.
+    // A success clears the failure state, even one that brings back the published response (which is
+    // then not published again).
     auto a = s.on_fetched(good_new, Tms + 3min, std::nullopt, params, 0.0);
-    EXPECT_TRUE(a.publish);
+    EXPECT_FALSE(a.publish);
+    EXPECT_TRUE(a.unchanged);
     EXPECT_EQ(s.failures, 0u);
     EXPECT_TRUE(s.last_error.empty());
 }
@@ -128,6 +137,30 @@ TEST(cert_state, older_response_of_same_kind_keeps_current_without_failure) {
     EXPECT_EQ(a.result, "ok");
     EXPECT_EQ(s.current->this_update, good_new.this_update);
     EXPECT_EQ(s.failures, 0u);
+}
+
+TEST(cert_state, identical_response_is_not_published_again_but_counts_as_success) {
+    cert_state s;
+    ASSERT_TRUE(s.on_fetched(good_new, Tms, std::nullopt, params, 0.0).publish);
+    s.on_failed("timeout", "no answer", Tms + 1min, params, 0.0);
+    // Past the midpoint the daemon refetches every min_refresh_interval; a caching responder answers
+    // with the same bytes each time.
+    auto a = s.on_fetched(good_new, Tms + 12h, std::nullopt, params, 0.0);
+    EXPECT_FALSE(a.publish);
+    EXPECT_TRUE(a.unchanged);
+    EXPECT_EQ(a.result, "ok");
+    EXPECT_EQ(s.failures, 0u);
+    EXPECT_TRUE(s.last_error.empty());
+    EXPECT_EQ(s.last_fetch, Tms + 12h);
+    EXPECT_EQ(s.next_refresh, Tms + 12h + 1min);  // rescheduled: not earlier than min_refresh_interval
+    // The same status with a newer thisUpdate is a new response: published as before.
+    auto b = s.on_fetched(response(cert_status::good, T + 11h, T + 35h), Tms + 12h + 1min, std::nullopt, params, 0.0);
+    EXPECT_TRUE(b.publish);
+    EXPECT_FALSE(b.unchanged);
+    // Same thisUpdate, other bytes: published too.
+    auto c = s.on_fetched(resigned(*s.current), Tms + 12h + 2min, std::nullopt, params, 0.0);
+    EXPECT_TRUE(c.publish);
+    EXPECT_FALSE(c.unchanged);
 }
 
 struct entry_case {

@@ -90,8 +90,26 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"nothing_to_staple", "[stapler]\nlog_level = \"info\"\n", " key 'certificate': at least one"},
         error_case{"reload_command_not_strings", "[nginx]\nreload_command = [\"nginx\", 1]\n[[certificate]]\nchain = \"a.pem\"\n",
                    ":2: key 'nginx.reload_command': must be an array of strings"},
+        // shm_writer fills at most 7/8 of the (power of two) slots and always leaves one empty.
+        error_case{"more_certificates_than_shm_slots",
+                   "[stapler]\nlog_level = \"info\"\nshm_capacity = 4\n[[certificate]]\nchain = \"a.pem\"\n"
+                   "[[certificate]]\nchain = \"b.pem\"\n[[certificate]]\nchain = \"c.pem\"\n"
+                   "[[certificate]]\nchain = \"d.pem\"\n",
+                   ":3: key 'stapler.shm_capacity': holds at most 3 entries (4 slots, at most 7/8 of them filled "
+                   "and one always empty), 4 certificates configured"},
+        error_case{"shm_capacity_rounded_up_before_the_limit",
+                   "[stapler]\nshm_capacity = 2\n[[certificate]]\nchain = \"a.pem\"\n[[certificate]]\nchain = \"b.pem\"\n",
+                   ":2: key 'stapler.shm_capacity': holds at most 1 entries (2 slots"},
         error_case{"syntax_error", "[stapler\n", ":1:"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(stapler_config, certificates_up_to_the_shm_limit_are_accepted) {
+    // 3 rounds up to 4 slots: 3 entries. Directories are counted at run time, not here.
+    const auto c = parse_config("[stapler]\nshm_capacity = 3\n[[certificate]]\nchain = \"a.pem\"\n[[certificate]]\n"
+                                "chain = \"b.pem\"\n[[certificate]]\nchain = \"c.pem\"\n[[directory]]\npath = \"d\"\n",
+                                "/etc/ocsp-stapler/stapler.toml");
+    EXPECT_EQ(c.certificates.size(), 3u);
+}
 
 TEST(stapler_config, defaults_overrides_and_relative_paths) {
     const std::string text = R"(
