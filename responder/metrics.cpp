@@ -2,25 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "common/prometheus.hpp"
+
 namespace ocspkit::responder {
 namespace {
 template <class... Args>
 void append(std::string& out, fmt::format_string<Args...> format, Args&&... args) {
     fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
 }
-// Prometheus label values escape backslash, double quote and newline.
-std::string label_value(std::string_view v) {
-    std::string out;
-    for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
+std::string label_value(std::string_view v) { return prometheus_label_value(v); }
 constexpr std::array<std::string_view, 4> method_names{"GET", "POST", "HEAD", "other"};
 constexpr std::array<ocsp_status, 6> all_statuses{ocsp_status::successful,   ocsp_status::malformed_request,
                                                    ocsp_status::internal_error, ocsp_status::try_later,

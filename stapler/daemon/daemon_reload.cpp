@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/prometheus.hpp"
 #include "stapler/daemon/daemon.hpp"
 #include "stapler/daemon/daemon_tracked.hpp"
 
@@ -150,19 +151,7 @@ status_snapshot stapler_daemon::status() const {
 }
 
 namespace {
-// Prometheus label values escape backslash, double quote and newline.
-std::string label(std::string_view v) {
-    std::string out;
-    for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
+std::string label(std::string_view v) { return prometheus_label_value(v); }
 }  // namespace
 
 std::string stapler_daemon::render_metrics() const {
