@@ -7,6 +7,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -26,6 +27,7 @@ using x509_extension_ptr = std::unique_ptr<X509_EXTENSION, deleter<X509_EXTENSIO
 using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY_free>>;
 using evp_pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, deleter<EVP_PKEY_CTX_free>>;
 using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, deleter<EVP_MD_CTX_free>>;
+using evp_md_ptr = std::unique_ptr<EVP_MD, deleter<EVP_MD_free>>;  // fetched with EVP_MD_fetch
 using bio_ptr = std::unique_ptr<BIO, deleter<BIO_free_all>>;
 using bignum_ptr = std::unique_ptr<BIGNUM, deleter<BN_free>>;
 using asn1_integer_ptr = std::unique_ptr<ASN1_INTEGER, deleter<ASN1_INTEGER_free>>;
@@ -37,6 +39,8 @@ using ocsp_request_ptr = std::unique_ptr<OCSP_REQUEST, deleter<OCSP_REQUEST_free
 using ocsp_response_ptr = std::unique_ptr<OCSP_RESPONSE, deleter<OCSP_RESPONSE_free>>;
 using ocsp_basicresp_ptr = std::unique_ptr<OCSP_BASICRESP, deleter<OCSP_BASICRESP_free>>;
 using ocsp_certid_ptr = std::unique_ptr<OCSP_CERTID, deleter<OCSP_CERTID_free>>;
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, deleter<SSL_CTX_free>>;
+using ssl_ptr = std::unique_ptr<SSL, deleter<SSL_free>>;
 
 // STACK_OF(X509) that owns its certificates.
 struct x509_stack_deleter {

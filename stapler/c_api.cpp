@@ -41,9 +41,8 @@ static_assert(OCSP_STAPLE_VERDICT_NOT_SERVABLE == static_cast<int>(stapler::stap
 
 namespace {
 
+using ocspkit::ossl::evp_md_ptr;
 using ocspkit::ossl::x509_ptr;
-// Not (yet) among common/ossl_ptr.hpp's owners.
-using evp_md_ptr = std::unique_ptr<EVP_MD, ocspkit::ossl::deleter<EVP_MD_free>>;
 
 struct known_cert {
     x509_ptr cert;  // a reference, so that the pointer cannot be freed and reused for another certificate

@@ -73,14 +73,9 @@ struct self_signed {
     }
 };
 
-template <auto free_fn>
-struct deleter {
-    template <class T>
-    void operator()(T* p) const noexcept { free_fn(p); }
-};
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, deleter<SSL_CTX_free>>;
-using ssl_ptr = std::unique_ptr<SSL, deleter<SSL_free>>;
-using cache_ptr = std::unique_ptr<ocsp_staple_cache, deleter<ocsp_staple_cache_free>>;
+using ocspkit::ossl::ssl_ctx_ptr;
+using ocspkit::ossl::ssl_ptr;
+using cache_ptr = std::unique_ptr<ocsp_staple_cache, ocspkit::ossl::deleter<ocsp_staple_cache_free>>;
 
 template <class F>
 double ns_per_op(long iterations, F&& f) {

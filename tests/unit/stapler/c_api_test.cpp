@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "common/ossl_ptr.hpp"
 #include "common/pem.hpp"
 #include "stapler/shm_cache.hpp"
 #include "tests/support/test_pki.hpp"
@@ -32,13 +33,8 @@ struct cache_deleter {
     void operator()(ocsp_staple_cache* c) const noexcept { ocsp_staple_cache_free(c); }
 };
 using cache_ptr = std::unique_ptr<ocsp_staple_cache, cache_deleter>;
-template <auto fn>
-struct fn_deleter {
-    template <class T>
-    void operator()(T* p) const noexcept { fn(p); }
-};
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, fn_deleter<SSL_CTX_free>>;
-using ssl_ptr = std::unique_ptr<SSL, fn_deleter<SSL_free>>;
+using ossl::ssl_ctx_ptr;
+using ossl::ssl_ptr;
 
 cache_entry entry(staple_action action, const bytes& der, sys_seconds next_update = far_future,
                   staple_action when_expired = staple_action::no_staple) {
