@@ -175,7 +175,7 @@ http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<cons
     // RFC 5019 §6.2: max-age no later than nextUpdate; "must-revalidate" so that a cache never serves it
     // stale, "no-transform" because a proxy that re-encodes the body breaks the signature.
     const auto remaining = std::max<std::chrono::seconds::rep>(0, (meta.next_update - now).count());
-    h.cache_control = fmt::format("max-age={}, public, no-transform, must-revalidate", remaining);
+    h.cache_control = fmt::format("max-age={}{}", remaining, cacheable_directives);
     h.last_modified = imf_fixdate(meta.this_update);
     h.expires = imf_fixdate(meta.next_update);
 

@@ -18,6 +18,9 @@ struct http_cache_headers {
     std::optional<std::string> etag;           // strong, quoted: hash of the response bytes
 };
 
+// What follows "max-age=<seconds>" in the Cache-Control of a cacheable answer (RFC 5019 §6.2).
+inline constexpr std::string_view cacheable_directives = ", public, no-transform, must-revalidate";
+
 // Cacheable GET answers (successful, no nonce, no `unknown`) get
 // "max-age=<until nextUpdate>, public, no-transform, must-revalidate" and the validators; everything
 // else "no-cache" (so a shared cache in front never keeps an error or a nonce answer).

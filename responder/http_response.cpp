@@ -31,7 +31,8 @@ void append_response_head(std::string& out, const response_head& head, sys_secon
         out += "Cache-Control: max-age=";
         fmt::format_int age(head.max_age);
         out.append(age.data(), age.size());
-        out += ", public, no-transform, must-revalidate\r\n";
+        out += cacheable_directives;
+        out += "\r\n";
     } else if (!head.cache_control.empty()) {
         out += "Cache-Control: ";
         out += head.cache_control;

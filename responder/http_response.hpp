@@ -20,7 +20,7 @@ struct response_head {
     std::size_t content_length = 0;   // sent unless the status forbids a body (304)
     std::string_view cache_control;   // value, or empty for none; ignored when max_age_cacheable
     // RFC 5019 §6.2 for cacheable GET answers: "max-age=<max_age>, public, no-transform, must-revalidate"
-    // (the same value cache_headers_for() gives, formatted here without a temporary string).
+    // (the value cache_headers_for() gives, formatted here without a temporary string).
     bool max_age_cacheable = false;
     std::size_t max_age = 0;
     std::string_view extra_fields;    // preformatted "Name: value\r\n" lines (validators, Allow)
