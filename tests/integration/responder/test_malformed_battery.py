@@ -232,6 +232,24 @@ class MalformedBattery(unittest.TestCase):
             self.assertEqual(status, 405, method)
             self.assertIn("Allow: GET, POST, HEAD", head)
 
+    def test_slow_request_gets_408_and_idle_connection_is_closed(self):
+        # request_timeout and idle_timeout are 3 s here; the server's sweep may add up to 0.1 s.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=8) as slow, \
+                socket.create_connection(("127.0.0.1", self.port), timeout=8) as idle:
+            slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            start = time.monotonic()
+            raw = b""
+            while True:
+                chunk = slow.recv(4096)
+                if not chunk:
+                    break
+                raw += chunk
+            self.assertEqual(split_response(raw)[0], 408, raw[:200])
+            self.assertGreater(time.monotonic() - start, 2.5)
+            self.assertEqual(idle.recv(10), b"")  # closed without a response
+            self.assertLess(time.monotonic() - start, 6.0)
+        self.assert_still_answering()
+
     def test_idle_and_slowloris_connections_do_not_block_good_requests(self):
         idle = [socket.create_connection(("127.0.0.1", self.port)) for _ in range(200)]
         slow = [socket.create_connection(("127.0.0.1", self.port)) for _ in range(200)]
