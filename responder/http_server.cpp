@@ -333,12 +333,12 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
             } else {
                 if (req.method == http::verb::post) {
                     ocsp = req.body.empty() ? nullptr : service_.find_cached(req.body);
-                    if (!ocsp) ocsp = co_await service_.answer_request(std::move(req.body));
+                    if (!ocsp) ocsp = co_await service_.answer_miss(std::move(req.body));
                 } else if (auto decoded = decode_get_path(target, cfg.path)) {
                     ocsp = service_.find_cached(*decoded);
-                    if (!ocsp) ocsp = co_await service_.answer_request(std::move(*decoded));
+                    if (!ocsp) ocsp = co_await service_.answer_miss(std::move(*decoded));
                 } else {
-                    ocsp = co_await service_.answer_request({});
+                    ocsp = co_await service_.answer_miss({});
                 }
                 const sys_seconds now = clock_.now_seconds();
                 h.content_type = "application/ocsp-response";

@@ -170,8 +170,7 @@ std::shared_ptr<const cached_answer> ocsp_service::find_cached(std::span<const s
     return hit;
 }
 
-asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_request(std::vector<std::uint8_t> der) {
-    if (auto hit = find_cached(der)) co_return hit;
+asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_miss(std::vector<std::uint8_t> der) {
     metrics_.count_cache(false);
 
     decode_result decoded = decode_request(der, limits_);

@@ -36,8 +36,9 @@ public:
     // The pre-signed answer for one request's DER if the cache holds a fresh one (counted as a hit), or
     // null. Synchronous, so the network thread answers hits without a coroutine round trip.
     std::shared_ptr<const cached_answer> find_cached(std::span<const std::uint8_t> der);
-    // The answer for one request's DER. Resumes on the caller's executor; never throws.
-    boost::asio::awaitable<std::shared_ptr<const cached_answer>> answer_request(std::vector<std::uint8_t> der);
+    // The answer for a request find_cached() did not answer (counted as a miss): decoded, matched and
+    // signed on the worker pool. Resumes on the caller's executor; never throws.
+    boost::asio::awaitable<std::shared_ptr<const cached_answer>> answer_miss(std::vector<std::uint8_t> der);
 
     // SIGHUP: re-reads the configuration file and keys. On failure the running set stays and the
     // error is returned; on success the cache is dropped.
