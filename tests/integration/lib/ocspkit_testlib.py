@@ -139,6 +139,23 @@ class Index:
     def ctl(self, *args, check=True):
         return run([OCSPCTL, *args, "--db", str(self.path)], check=check)
 
+    def add_pki(self, pki):
+        """Registers pki's CA and imports its openssl `ca` index.txt."""
+        self.ctl("issuer", "add", str(pki.ca_cert))
+        self.ctl("import-index", "--issuer", str(pki.ca_cert), str(pki.index()))
+
+
+def responder_issuer(pki, name, delegated_signer=False, signer_cn="ocsp-signer"):
+    """An [[issuer]] table for Responder: signing with pki's CA key, or with a delegated OCSP signer
+    issued now under the common name signer_cn."""
+    issuer = {"name": name, "ca": str(pki.ca_cert)}
+    if delegated_signer:
+        signer, signer_key, _ = pki.issue(signer_cn, extensions="ocsp_signer")
+        issuer.update(signer_cert=str(signer), signer_key=str(signer_key))
+    else:
+        issuer["signer_key"] = str(pki.ca_key)
+    return issuer
+
 
 class Responder:
     """ocsp-responder started on a loopback port with a generated TOML config; stops on close()."""

@@ -411,8 +411,7 @@ class StaplerFixtures:
             cls.certs[name] = issue_server_cert(cls.pki, cls.root, name, extensions=ms)
         cls.db = cls.root / "index.db"
         cls.index = Index(cls.db)
-        cls.index.ctl("issuer", "add", str(cls.pki.ca_cert))
-        cls.index.ctl("import-index", "--issuer", str(cls.pki.ca_cert), str(cls.pki.index()))
+        cls.index.add_pki(cls.pki)
         cls.issuer_conf = {"name": ca_name.replace(" ", "-"), "ca": str(cls.pki.ca_cert),
                            "signer_key": str(cls.pki.ca_key)}
         if validity:

@@ -24,8 +24,7 @@ class Lifecycle(unittest.TestCase):
         cls.leaf, _, cls.serial = cls.pki.issue("leaf.example")
         cls.db = cls.root / "index.db"
         cls.index = Index(cls.db)
-        cls.index.ctl("issuer", "add", str(cls.pki.ca_cert))
-        cls.index.ctl("import-index", "--issuer", str(cls.pki.ca_cert), str(cls.pki.index()))
+        cls.index.add_pki(cls.pki)
 
     @classmethod
     def tearDownClass(cls):

@@ -118,8 +118,7 @@ class MalformedBattery(unittest.TestCase):
         cls.leaf, _, cls.serial = cls.pki.issue("leaf.example")
         db = root / "index.db"
         cls.index = Index(db)
-        cls.index.ctl("issuer", "add", str(cls.pki.ca_cert))
-        cls.index.ctl("import-index", "--issuer", str(cls.pki.ca_cert), str(cls.pki.index()))
+        cls.index.add_pki(cls.pki)
         cls.responder = Responder(root, db, [{"ca": str(cls.pki.ca_cert), "signer_key": str(cls.pki.ca_key)}],
                                   extra_server='request_timeout = "3s"\nidle_timeout = "3s"')
         cls.port = cls.responder.port

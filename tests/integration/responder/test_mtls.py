@@ -13,7 +13,8 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from ocspkit_testlib import Index, Pki, Responder, free_port, ocsp_query, run  # noqa: E402
+from ocspkit_testlib import (Index, Pki, Responder, free_port, ocsp_query, responder_issuer,  # noqa: E402
+                             run)
 from tls_servers import PAGE_BODY, Apache, Nginx, curl, have_apache, have_nginx, wait_for_log  # noqa: E402
 
 CLIENTS = ["good", "revoked-in-index-txt", "revoked-with-ocspctl", "revoked-while-running"]
@@ -46,17 +47,11 @@ class _MutualTls:
             cert, key, serial = cls.pki.issue(f"{name}-client")
             cls.clients[name] = (cert, key, serial)
         cls.pki.revoke(cls.clients["revoked-in-index-txt"][0], "-crl_reason", "keyCompromise")
-        issuer = {"name": cls.ca_name.replace(" ", "-"), "ca": str(cls.pki.ca_cert)}
-        if cls.delegated_signer:
-            signer, signer_key, _ = cls.pki.issue("mtls-ocsp-signer", extensions="ocsp_signer")
-            issuer.update(signer_cert=str(signer), signer_key=str(signer_key))
-        else:
-            issuer["signer_key"] = str(cls.pki.ca_key)
+        issuer = responder_issuer(cls.pki, cls.ca_name.replace(" ", "-"), cls.delegated_signer, "mtls-ocsp-signer")
 
         cls.db = cls.root / "index.db"
         cls.index = Index(cls.db)
-        cls.index.ctl("issuer", "add", str(cls.pki.ca_cert))
-        cls.index.ctl("import-index", "--issuer", str(cls.pki.ca_cert), str(cls.pki.index()))
+        cls.index.add_pki(cls.pki)
         cls.index.ctl("revoke", cls.clients["revoked-with-ocspctl"][2], "--issuer", str(cls.pki.ca_cert),
                       "--reason", "superseded")
         # Issued after the import: a certificate of a served CA that the index does not hold.

@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from ocspkit_testlib import Index, Pki, Responder, free_port, ocsp_query  # noqa: E402
+from ocspkit_testlib import Index, Pki, Responder, free_port, ocsp_query, responder_issuer  # noqa: E402
 from tls_servers import (PAGE_BODY, Apache, Nginx, curl, have_apache, have_nginx,  # noqa: E402
                          s_client_status, wait_for_log)
 
@@ -56,16 +56,10 @@ class _StaplingPki:
             chain = cls.root / f"{name}-chain.pem"  # leaf + CA: curl --cert-status needs the issuer in the chain
             chain.write_text(Path(cert).read_text() + cls.pki.ca_cert.read_text())
             cls.servers[name] = {"cert": cert, "chain": chain, "key": key, "serial": serial}
-        issuer = {"name": ca_name.replace(" ", "-"), "ca": str(cls.pki.ca_cert)}
-        if delegated_signer:
-            signer, signer_key, _ = cls.pki.issue("stapling-ocsp-signer", extensions="ocsp_signer")
-            issuer.update(signer_cert=str(signer), signer_key=str(signer_key))
-        else:
-            issuer["signer_key"] = str(cls.pki.ca_key)
+        issuer = responder_issuer(cls.pki, ca_name.replace(" ", "-"), delegated_signer, "stapling-ocsp-signer")
         cls.db = cls.root / "index.db"
         cls.index = Index(cls.db)
-        cls.index.ctl("issuer", "add", str(cls.pki.ca_cert))
-        cls.index.ctl("import-index", "--issuer", str(cls.pki.ca_cert), str(cls.pki.index()))
+        cls.index.add_pki(cls.pki)
         cls.responder = Responder(cls.root, cls.db, [issuer], port=responder_port)
         cls.addClassCleanup(cls.responder.close)
 
