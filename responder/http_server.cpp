@@ -99,6 +99,35 @@ asio::awaitable<bool> write_response(tcp::socket& socket, http_server::connectio
 // Why reading a request stopped short of a complete one.
 enum class read_failure { none, closed, timed_out, bad_request, header_too_large, body_too_large };
 
+// Reads one request into `req`, within request_timeout from now (bytes already in `buffer` first; a
+// pipelined next request stays there).
+asio::awaitable<read_failure> read_request(tcp::socket& socket, http_server::connection& conn,
+                                           beast::flat_buffer& buffer, http_request& req, const server_config& cfg) {
+    conn.deadline = steady::now() + cfg.request_timeout;
+    http_request_parser parser(req, cfg.max_header_bytes, cfg.max_body_bytes);
+    while (!parser.is_done()) {
+        if (buffer.size() > 0) {
+            beast::error_code perr;
+            const auto used = parser.put(buffer.data(), perr);
+            buffer.consume(used);
+            if (perr && perr != http::error::need_more) {
+                co_return perr == http::error::body_limit     ? read_failure::body_too_large
+                          : perr == http::error::header_limit ? read_failure::header_too_large
+                                                              : read_failure::bad_request;
+            }
+            if (parser.is_done()) break;
+            if (used > 0 && buffer.size() > 0) continue;
+        }
+        auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
+        if (ec) {
+            co_return ec == asio::error::operation_aborted && conn.expired(steady::now()) ? read_failure::timed_out
+                                                                                         : read_failure::closed;
+        }
+        buffer.commit(n);
+    }
+    co_return read_failure::none;
+}
+
 }  // namespace
 
 http_server::http_server(unsigned network_threads, ocsp_service& service, responder_metrics& metrics,
@@ -248,32 +277,7 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
                 if (ec) break;
                 buffer.commit(n);
             }
-            conn.deadline = steady::now() + cfg.request_timeout;
-            http_request_parser parser(req, cfg.max_header_bytes, cfg.max_body_bytes);
-            read_failure failure = read_failure::none;
-            while (!parser.is_done()) {
-                if (buffer.size() > 0) {
-                    beast::error_code perr;
-                    const auto used = parser.put(buffer.data(), perr);
-                    buffer.consume(used);
-                    if (perr && perr != http::error::need_more) {
-                        failure = perr == http::error::body_limit     ? read_failure::body_too_large
-                                  : perr == http::error::header_limit ? read_failure::header_too_large
-                                                                      : read_failure::bad_request;
-                        break;
-                    }
-                    if (parser.is_done()) break;
-                    if (used > 0 && buffer.size() > 0) continue;
-                }
-                auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
-                if (ec) {
-                    failure = ec == asio::error::operation_aborted && conn.expired(steady::now())
-                                  ? read_failure::timed_out
-                                  : read_failure::closed;
-                    break;
-                }
-                buffer.commit(n);
-            }
+            const read_failure failure = co_await read_request(socket, conn, buffer, req, cfg);
             conn.deadline = steady::time_point::max();
             const auto started = steady::now();
             if (failure == read_failure::closed) break;
