@@ -5,7 +5,10 @@
 #include <cstring>
 #include <memory>
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -27,6 +30,19 @@ struct openssl_free_deleter {
     void operator()(char* p) const noexcept { OPENSSL_free(p); }
 };
 
+std::string mode_octal(mode_t mode) { return fmt::format("0{:03o}", mode & 0777); }
+
+// "readable", "readable and writable", ... for one rwx triplet of a mode.
+std::string access_words(unsigned bits) {
+    std::string out;
+    for (auto [bit, word] : {std::pair{4u, "readable"}, {2u, "writable"}, {1u, "executable"}}) {
+        if ((bits & bit) == 0) continue;
+        if (!out.empty()) out += " and ";
+        out += word;
+    }
+    return out;
+}
+
 struct opened_file {
     file_ptr file;
     struct stat status {};
@@ -36,7 +52,16 @@ opened_file open_for_reading(const std::filesystem::path& file, std::string_view
     opened_file out;
     out.file.reset(std::fopen(file.c_str(), "rb"));
     if (!out.file) {
-        throw load_error(fmt::format("{} {}: cannot open: {}", what, file.string(), std::strerror(errno)));
+        const int error = errno;
+        struct stat st {};
+        // Permission denied is usually a service user meeting a file made by root: say who owns it.
+        if (error == EACCES && ::stat(file.c_str(), &st) == 0) {
+            throw load_error(fmt::format("{} {}: cannot open: {} (owner {}, group {}, mode {}; this process runs as "
+                                         "user {})",
+                                         what, file.string(), std::strerror(error), user_name(st.st_uid),
+                                         group_name(st.st_gid), mode_octal(st.st_mode), user_name(::geteuid())));
+        }
+        throw load_error(fmt::format("{} {}: cannot open: {}", what, file.string(), std::strerror(error)));
     }
     // fstat on the open descriptor, not stat on the name: the mode checked is the mode of what we read.
     if (::fstat(::fileno(out.file.get()), &out.status) != 0) {
@@ -76,8 +101,6 @@ ossl::bio_ptr memory_bio(const std::string& data) {
 
 // Refuses to prompt on the terminal for a pass phrase: keys are loaded unattended.
 int no_password(char*, int, int, void*) { return -1; }
-
-std::string mode_octal(mode_t mode) { return fmt::format("0{:03o}", mode & 0777); }
 
 }  // namespace
 
@@ -131,15 +154,49 @@ ossl::x509_ptr load_certificate(const std::filesystem::path& file) {
     return std::move(certs.front());
 }
 
+std::string user_name(unsigned uid) {
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    char buffer[4096];
+    if (::getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
+    return std::to_string(uid);
+}
+
+std::string group_name(unsigned gid) {
+    struct group gr {};
+    struct group* found = nullptr;
+    char buffer[4096];
+    if (::getgrgid_r(gid, &gr, buffer, sizeof buffer, &found) == 0 && found) return found->gr_name;
+    return std::to_string(gid);
+}
+
+std::string key_mode_problem(const std::filesystem::path& file, unsigned mode, std::string_view owner,
+                             std::string_view group, key_file_policy policy) {
+    const unsigned group_bits = (mode >> 3) & 7;
+    const unsigned other_bits = mode & 7;
+    // The chmod keeps what the operator opted into: group read when allow_group_readable_key is set.
+    const std::string fix = fmt::format("run `chmod {} {}`", policy.allow_group_readable ? "640" : "600", file.string());
+    const std::string head = fmt::format("key file {} (owner {}, group {}, mode {})", file.string(), owner, group,
+                                         mode_octal(static_cast<mode_t>(mode)));
+    constexpr std::string_view never =
+        "which is always refused (allow_group_readable_key = true allows group read, 0640, at most)";
+    if (other_bits != 0) return fmt::format("{} is {} by others, {}; {}", head, access_words(other_bits), never, fix);
+    if ((group_bits & 3) != 0)
+        return fmt::format("{} is {} by group {}, {}; {}", head, access_words(group_bits), group, never, fix);
+    if (group_bits != 0 && !policy.allow_group_readable)
+        return fmt::format("{} is readable by group {}; {}, or set allow_group_readable_key = true in its [[issuer]] "
+                           "table if group {} must read it",
+                           head, group, fix, group);
+    return {};
+}
+
 ossl::evp_pkey_ptr load_private_key(const std::filesystem::path& file, key_file_policy policy) {
     auto opened = open_for_reading(file, "key file");
     const mode_t mode = opened.status.st_mode;
-    if ((mode & 077) != 0 && !policy.allow_group_or_world_readable) {
-        throw load_error(fmt::format("key file {} is {} by group or others (mode {}); chmod 600 it or set "
-                                     "allow_group_readable",
-                                     file.string(), (mode & 044) != 0 ? "readable" : "accessible",
-                                     mode_octal(mode)));
-    }
+    if (auto problem = key_mode_problem(file, mode & 0777, user_name(opened.status.st_uid),
+                                        group_name(opened.status.st_gid), policy);
+        !problem.empty())
+        throw load_error(problem);
     const std::string data = read_all(opened.file.get(), file, "key file");
     if (data.empty()) throw load_error(fmt::format("key file {}: empty", file.string()));
 

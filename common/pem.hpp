@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ossl_ptr.hpp"
@@ -23,11 +24,23 @@ std::vector<ossl::x509_ptr> load_certificates(const std::filesystem::path& file)
 std::vector<ossl::x509_ptr> parse_certificates(const std::string& data, const std::string& origin);
 
 struct key_file_policy {
-    // A private key readable by group or others is refused unless this is set (like ssh does).
-    bool allow_group_or_world_readable = false;
+    // A private key others can read or write is always refused, and one its group can write or execute
+    // (like ssh does). Group read (0640) is allowed only when this is set: a key shared with a service
+    // group on purpose (the responder's `allow_group_readable_key`).
+    bool allow_group_readable = false;
 };
-// PEM (PKCS#8, traditional RSA/EC) or DER private key; unencrypted.
+// Why a key file with these permission bits must not be used, with the chmod that fixes it, or "" when
+// the mode is acceptable. `owner`/`group` are the names shown in the message. Pure, for tests and
+// --check-config alike.
+std::string key_mode_problem(const std::filesystem::path& file, unsigned mode, std::string_view owner,
+                             std::string_view group, key_file_policy policy);
+// PEM (PKCS#8, traditional RSA/EC) or DER private key; unencrypted. The mode check runs on the opened
+// descriptor, before a byte is read.
 ossl::evp_pkey_ptr load_private_key(const std::filesystem::path& file, key_file_policy policy = {});
+
+// The user or group name of an id, or the number when it has no name.
+std::string user_name(unsigned uid);
+std::string group_name(unsigned gid);
 
 // A trust store from a file holding one or more CA certificates.
 ossl::x509_store_ptr load_ca_bundle(const std::filesystem::path& file);

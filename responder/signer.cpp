@@ -112,7 +112,7 @@ bool same_entity(X509* a, X509* b) {
 }  // namespace
 
 std::shared_ptr<const signer> signer::load(const signer_config& config) {
-    const key_file_policy policy{.allow_group_or_world_readable = config.allow_group_readable_key};
+    const key_file_policy policy{.allow_group_readable = config.allow_group_readable_key};
     // load_* throw load_error naming the file.
     auto cert = load_certificate(config.cert_file);
     auto key = load_private_key(config.key_file, policy);

@@ -7,7 +7,10 @@
 #include <functional>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <openssl/pem.h>
 
 #include "tests/support/test_pki.hpp"
@@ -139,15 +142,22 @@ INSTANTIATE_TEST_SUITE_P(
                       false}),
     [](const testing::TestParamInfo<bad_file_case>& p) { return std::string(p.param.name); });
 
-// Private keys: the permission rule, and every format an operator is likely to have.
+// Private keys: the permission rule, and every format an operator is likely to have. Others may never
+// read or write a key; allow_group_readable_key (policy.allow_group_readable) opens group read, and
+// only group read. "{}" in expected_error stands for the path, "{owner}"/"{group}" for the file's.
 struct key_mode_case {
     const char* name;
     unsigned mode;
-    bool allow_group_or_world_readable;
-    std::string expected_error;  // "" when the key must load; "{}" stands for the path
+    bool allow_group_readable;
+    std::string expected_error;  // "" when the key must load
 };
 
 class load_private_key_mode : public testing::TestWithParam<key_mode_case> {};
+
+void replace_all(std::string& text, std::string_view from, const std::string& to) {
+    for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
+        text.replace(pos, from.size(), to);
+}
 
 TEST_P(load_private_key_mode, refuses_keys_others_can_read) {
     const auto& c = GetParam();
@@ -156,16 +166,26 @@ TEST_P(load_private_key_mode, refuses_keys_others_can_read) {
     const fs::path file = dir / "key.pem";
     test::write_key(file, key.get(), c.mode);
 
-    const key_file_policy policy{.allow_group_or_world_readable = c.allow_group_or_world_readable};
+    const key_file_policy policy{.allow_group_readable = c.allow_group_readable};
     if (c.expected_error.empty()) {
         const auto loaded = load_private_key(file, policy);
         ASSERT_TRUE(loaded);
         EXPECT_EQ(EVP_PKEY_eq(loaded.get(), key.get()), 1);
     } else {
         std::string expected = c.expected_error;
-        expected.replace(expected.find("{}"), 2, file.string());
+        replace_all(expected, "{}", file.string());
+        replace_all(expected, "{owner}", user_name(::geteuid()));
+        replace_all(expected, "{group}", group_name(::getegid()));
         EXPECT_EQ(load_error_of([&] { (void)load_private_key(file, policy); }), expected);
     }
+}
+
+constexpr std::string_view never_suffix =
+    "which is always refused (allow_group_readable_key = true allows group read, 0640, at most); ";
+
+std::string refused(std::string_view mode, std::string_view what, std::string_view chmod) {
+    return fmt::format("key file {{}} (owner {{owner}}, group {{group}}, mode {}) is {}, {}run `chmod {} {{}}`", mode,
+                       what, never_suffix, chmod);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -173,18 +193,51 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         key_mode_case{"owner_only_0600", 0600, false, ""},
         key_mode_case{"owner_read_only_0400", 0400, false, ""},
-        key_mode_case{"world_readable_0644", 0644, false,
-                      "key file {} is readable by group or others (mode 0644); chmod 600 it or set "
-                      "allow_group_readable"},
         key_mode_case{"group_readable_0640", 0640, false,
-                      "key file {} is readable by group or others (mode 0640); chmod 600 it or set "
-                      "allow_group_readable"},
-        key_mode_case{"group_writable_0620", 0620, false,
-                      "key file {} is accessible by group or others (mode 0620); chmod 600 it or set "
-                      "allow_group_readable"},
-        key_mode_case{"world_readable_0644_allowed", 0644, true, ""},
-        key_mode_case{"group_readable_0640_allowed", 0640, true, ""}),
+                      "key file {} (owner {owner}, group {group}, mode 0640) is readable by group {group}; run "
+                      "`chmod 600 {}`, or set allow_group_readable_key = true in its [[issuer]] table if group "
+                      "{group} must read it"},
+        key_mode_case{"world_readable_0644", 0644, false, refused("0644", "readable by others", "600")},
+        key_mode_case{"group_writable_0660", 0660, false,
+                      refused("0660", "readable and writable by group {group}", "600")},
+        key_mode_case{"world_readable_only_0604", 0604, false, refused("0604", "readable by others", "600")},
+        key_mode_case{"world_writable_0606", 0606, false, refused("0606", "readable and writable by others", "600")},
+        key_mode_case{"group_write_only_0620", 0620, false, refused("0620", "writable by group {group}", "600")},
+        key_mode_case{"owner_only_0600_allowed", 0600, true, ""},
+        key_mode_case{"owner_read_only_0400_allowed", 0400, true, ""},
+        key_mode_case{"group_readable_0640_allowed", 0640, true, ""},
+        key_mode_case{"world_readable_0644_allowed", 0644, true, refused("0644", "readable by others", "640")},
+        key_mode_case{"group_writable_0660_allowed", 0660, true,
+                      refused("0660", "readable and writable by group {group}", "640")},
+        key_mode_case{"world_readable_only_0604_allowed", 0604, true, refused("0604", "readable by others", "640")},
+        key_mode_case{"world_writable_0606_allowed", 0606, true,
+                      refused("0606", "readable and writable by others", "640")}),
     [](const testing::TestParamInfo<key_mode_case>& p) { return std::string(p.param.name); });
+
+TEST(load_private_key, names_owner_mode_and_user_when_it_cannot_open) {
+    // Root reads any file, so "permission denied" can only be seen as another user.
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
+    const test::temp_dir dir;
+    const fs::path file = dir / "root-only.key";
+    test::write_key(file, test::make_key(test::key_type::ec_p256).get(), 0600);
+    fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+    // A child drops to nobody, so this process keeps its identity for the other tests.
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+        const std::string error = load_error_of([&] { (void)load_private_key(file); });
+        const std::string expected = fmt::format(
+            "key file {}: cannot open: Permission denied (owner root, group root, mode 0600; this process runs as "
+            "user {})",
+            file.string(), user_name(65534));
+        ::_exit(error == expected ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "message differs (3: could not switch to uid 65534)";
+}
 
 enum class key_encoding { pkcs8_pem, traditional_pem, pkcs8_der };
 

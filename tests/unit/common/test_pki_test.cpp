@@ -107,11 +107,11 @@ TEST(test_pki, defaults_and_ocsp_signer) {
 TEST(test_pki, write_key_sets_the_mode_despite_umask) {
     const test::temp_dir dir;
     const auto key = test::make_key(key_type::ed25519);
-    test::write_key(dir / "k.pem", key.get(), 0644);
+    test::write_key(dir / "k.pem", key.get(), 0640);
     EXPECT_EQ(std::filesystem::status(dir / "k.pem").permissions(),
               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                  std::filesystem::perms::group_read | std::filesystem::perms::others_read);
-    EXPECT_EQ(EVP_PKEY_eq(load_private_key(dir / "k.pem", {.allow_group_or_world_readable = true}).get(), key.get()),
+                  std::filesystem::perms::group_read);
+    EXPECT_EQ(EVP_PKEY_eq(load_private_key(dir / "k.pem", {.allow_group_readable = true}).get(), key.get()),
               1);
 }
 
