@@ -131,13 +131,15 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
     if (const toml::node* n = root.get("log")) {
         if (!n->is_table()) r.fail(n, "log", "must be a table [log]");
         const auto& t = *n->as_table();
-        r.reject_unknown(t, "log", {"level", "access_log"});
+        r.reject_unknown(t, "log", {"level", "access_log", "format"});
         if (auto v = r.string(t, "log", "level")) {
             static const std::set<std::string_view> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
             if (!levels.contains(*v)) r.fail(t.get("level"), "log.level", fmt::format("'{}' is not a log level", *v));
             c.log.level = *v;
         }
         if (auto v = r.boolean(t, "log", "access_log")) c.log.access_log = *v;
+        if (auto v = r.choice<log_format>(t, "log", "format", {{"text", log_format::text}, {"json", log_format::json}}))
+            c.log.format = *v;
     }
     const toml::node* issuers = root.get("issuer");
     if (!issuers || !issuers->is_array_of_tables() || issuers->as_array()->empty())

@@ -10,6 +10,7 @@
 
 #include "common/duration.hpp"
 #include "common/config_error.hpp"
+#include "common/log_format.hpp"
 #include "responder/answer.hpp"
 #include "responder/signer.hpp"
 
@@ -54,6 +55,7 @@ struct server_config {
 struct log_config {
     std::string level = "info";  // trace, debug, info, warn, error, off
     bool access_log = true;
+    ocspkit::log_format format = ocspkit::log_format::text;  // "json": one object per line (journald, Loki)
 };
 
 struct responder_config {

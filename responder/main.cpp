@@ -1,18 +1,29 @@
 // ocsp-responder: loads the configuration, wires the service and the HTTP server, runs until SIGTERM.
+//   ocsp-responder --config FILE [--check-config] [--ready-file PATH]
+//   ocsp-responder --version
+// Exit codes: 0 ok (and after a SIGTERM drain), 1 configuration, key, index or listen failure, or a
+// runtime failure, 2 bad command line. docs/man/ocsp-responder.8 says the same.
 #include <csignal>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#ifdef OCSPKIT_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
+#include "common/version.hpp"
 #include "responder/config.hpp"
+#include "responder/index_file.hpp"
 #include "responder/http_server.hpp"
 #include "responder/service.hpp"
 
@@ -22,10 +33,14 @@ using namespace ocspkit::responder;
 
 namespace {
 
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
 void setup_logging(const log_config& log) {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     auto main_logger = std::make_shared<spdlog::logger>("responder", sink);
     main_logger->set_level(spdlog::level::from_str(log.level));
+    apply_log_format(*main_logger, log.format);
     spdlog::register_logger(main_logger);
     spdlog::set_default_logger(main_logger);
     // The access log is asynchronous with a bounded queue: under overload old lines are dropped
@@ -34,10 +49,32 @@ void setup_logging(const log_config& log) {
     auto access = std::make_shared<spdlog::async_logger>("access", std::make_shared<spdlog::sinks::stdout_sink_mt>(),
                                                          spdlog::thread_pool(),
                                                          spdlog::async_overflow_policy::overrun_oldest);
-    access->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
+    apply_log_format(*access, log.format, "%Y-%m-%dT%H:%M:%S.%eZ %v");
     spdlog::register_logger(access);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ [%n] %l: %v", spdlog::pattern_time_type::utc);
-    access->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
+}
+
+// systemd Type=notify (sd_notify(3)); a no-op without NOTIFY_SOCKET or without libsystemd at build time.
+void notify(const std::string& state) {
+#ifdef OCSPKIT_HAVE_SYSTEMD
+    sd_notify(0, state.c_str());
+#else
+    (void)state;
+#endif
+}
+
+// RELOADING=1 carries the CLOCK_MONOTONIC time the reload started (systemd 253+ checks it).
+std::string monotonic_usec() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::to_string(static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
+                          static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL);
+}
+
+// The index must be usable by the user we run as before anything opens it: SQLite alone would say
+// "unable to open database file" or, later, "attempt to write a readonly database".
+void check_index(const responder_config& config) {
+    if (auto problem = index_access_problem(config.database); !problem.empty())
+        throw config_error(fmt::format("{}: database: {}", config.source.string(), problem));
 }
 
 }  // namespace
@@ -47,18 +84,24 @@ int main(int argc, char** argv) {
     std::string config_file;
     std::string ready_file;
     bool check_only = false;
+    app.set_version_flag("--version", "ocsp-responder " + std::string(version_text));
     app.add_option("-c,--config", config_file, "configuration file (TOML)")->required();
     app.add_flag("--check-config", check_only, "validate the configuration, keys and index, then exit");
     app.add_option("--ready-file", ready_file,
                    "write the bound addresses (one host:port per line) to this file once listening");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);  // prints --help, --version or the usage error
+        return code == 0 ? 0 : exit_usage;
+    }
 
     responder_config config;
     try {
         config = load_config(config_file);
     } catch (const std::exception& e) {
         std::cerr << "ocsp-responder: " << e.what() << "\n";
-        return 1;
+        return exit_failure;
     }
     setup_logging(config.log);
     auto log = spdlog::get("responder");
@@ -66,6 +109,7 @@ int main(int argc, char** argv) {
 
     if (check_only) {
         try {
+            check_index(config);
             auto profiles = build_issuer_profiles(config, clock.now_seconds());
             for (const auto& p : profiles)
                 std::cout << "issuer " << p.name << ": signer " << p.signing->description() << "\n";
@@ -73,11 +117,12 @@ int main(int argc, char** argv) {
             return 0;
         } catch (const std::exception& e) {
             std::cerr << "ocsp-responder: " << e.what() << "\n";
-            return 1;
+            return exit_failure;
         }
     }
 
     try {
+        check_index(config);
         responder_metrics metrics;
         ocsp_service service(config, clock, metrics);
         http_server server(config.server.io_threads, service, metrics, clock);
@@ -89,12 +134,6 @@ int main(int argc, char** argv) {
             bound += host + ":" + std::to_string(ep.port()) + "\n";
             log->info("listening on http://{}:{}{}", host, ep.port(), config.server.path);
         }
-        if (!ready_file.empty()) {
-            const std::string tmp = ready_file + ".tmp";
-            std::ofstream(tmp) << bound;
-            std::rename(tmp.c_str(), ready_file.c_str());
-        }
-
         asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
         asio::steady_timer drain_timer(io);
         std::function<void()> wait_signal;
@@ -113,23 +152,38 @@ int main(int argc, char** argv) {
             signals.async_wait([&](const boost::system::error_code& ec, int signo) {
                 if (ec) return;
                 if (signo == SIGHUP) {
+                    notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\nSTATUS=reloading");
                     // Reading keys is disk I/O: keep it off the network threads.
                     reloads.emplace_back([&] {
                         auto error = service.reload();
-                        if (error.empty())
+                        if (error.empty()) {
                             log->info("SIGHUP: configuration and keys reloaded");
-                        else
+                            notify("READY=1\nSTATUS=answering; configuration reloaded");
+                        } else {
                             log->error("SIGHUP: reload failed, keeping the running configuration: {}", error);
+                            // Still answering with the previous set: ready again, and the reason on display.
+                            notify("READY=1\nSTATUS=answering; reload failed, kept the running configuration: " +
+                                   error);
+                        }
                     });
                     wait_signal();
                     return;
                 }
                 log->info("signal {}: draining", signo);
+                notify("STOPPING=1\nSTATUS=draining");
                 server.stop_accepting();
                 drain_step(drain_deadline());
             });
         };
         wait_signal();
+        // Only now: a SIGHUP sent by whoever waits for readiness must find its handler installed.
+        if (!ready_file.empty()) {
+            const std::string tmp = ready_file + ".tmp";
+            std::ofstream(tmp) << bound;
+            std::rename(tmp.c_str(), ready_file.c_str());
+        }
+        // The index is loaded and every socket bound: systemd may start what depends on us.
+        notify("READY=1\nSTATUS=answering on " + std::to_string(server.local_endpoints().size()) + " address(es)");
 
         server.run();
         for (auto& t : reloads) t.join();
@@ -139,6 +193,6 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         log->critical("{}", e.what());
         spdlog::shutdown();
-        return 1;
+        return exit_failure;
     }
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/prometheus.hpp"
+#include "common/version.hpp"
 
 namespace ocspkit::responder {
 namespace {
@@ -77,20 +78,36 @@ std::string responder_metrics::render(const gauges& g) const {
     append(out, "ocsp_request_duration_seconds_sum {}\n",
          static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9);
     append(out, "ocsp_request_duration_seconds_count {}\n", latency_count_.load(std::memory_order_relaxed));
-    append(out, "# TYPE ocsp_cache_hits_total counter\nocsp_cache_hits_total {}\n", cache_hits_.load());
-    append(out, "# TYPE ocsp_cache_misses_total counter\nocsp_cache_misses_total {}\n", cache_misses_.load());
-    append(out, "# TYPE ocsp_cache_entries gauge\nocsp_cache_entries {}\n", g.cache_entries);
-    append(out, "# TYPE ocsp_cache_bytes gauge\nocsp_cache_bytes {}\n", g.cache_bytes);
-    append(out, "# TYPE ocsp_signatures_total counter\nocsp_signatures_total {}\n", signatures_.load());
-    append(out, "# TYPE ocsp_signing_queue_depth gauge\nocsp_signing_queue_depth {}\n", g.signing_queue_depth);
-    append(out, "# TYPE ocsp_try_later_total counter\nocsp_try_later_total {}\n", try_later_.load());
-    append(out, "# TYPE ocsp_open_connections gauge\nocsp_open_connections {}\n", g.open_connections);
+    // One HELP and TYPE per family, as the text format asks (promtool check metrics in the tests).
+    const auto single = [&out](std::string_view name, std::string_view type, std::string_view help, auto value) {
+        append(out, "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+    };
+    single("ocsp_cache_hits_total", "counter", "Requests answered from the pre-signed response cache.",
+           cache_hits_.load());
+    single("ocsp_cache_misses_total", "counter", "Requests the cache could not answer (decoded and signed or refused).",
+           cache_misses_.load());
+    single("ocsp_cache_entries", "gauge", "Pre-signed responses held in the cache.", g.cache_entries);
+    single("ocsp_cache_bytes", "gauge", "Bytes used by the pre-signed response cache.", g.cache_bytes);
+    single("ocsp_signatures_total", "counter", "OCSP responses signed (cache fills, re-signs and nonce answers).",
+           signatures_.load());
+    single("ocsp_signing_queue_depth", "gauge", "Signing jobs waiting for or running on the signing pool.",
+           g.signing_queue_depth);
+    single("ocsp_try_later_total", "counter", "Requests answered tryLater because the signing queue was full.",
+           try_later_.load());
+    single("ocsp_open_connections", "gauge", "Open client connections.", g.open_connections);
     append(out, "# HELP ocsp_index_change_sequence The index's change sequence up to which the cache reflects it.\n"
          "# TYPE ocsp_index_change_sequence gauge\nocsp_index_change_sequence {}\n", g.index_change_sequence);
     append(out, "# HELP ocsp_signer_seconds_to_expiry Seconds until each issuer's signing certificate expires.\n"
          "# TYPE ocsp_signer_seconds_to_expiry gauge\n");
     for (auto& [name, seconds] : g.signer_seconds_to_expiry)
         append(out, "ocsp_signer_seconds_to_expiry{{issuer=\"{}\"}} {}\n", label_value(name), seconds);
+    append(out, "# HELP ocspkit_build_info The ocspkit release (and git describe of the build) of this responder.\n"
+         "# TYPE ocspkit_build_info gauge\n");
+    if (git_describe.empty())
+        append(out, "ocspkit_build_info{{version=\"{}\"}} 1\n", label_value(version));
+    else
+        append(out, "ocspkit_build_info{{version=\"{}\",git=\"{}\"}} 1\n", label_value(version),
+               label_value(git_describe));
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "responder/service.hpp"
 
+#include <latch>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -95,7 +97,9 @@ ocsp_service::ocsp_service(const responder_config& config, const clock_source& c
       internal_error_(error_answer(ocsp_status::internal_error)) {
     all_profiles_ = build_issuer_profiles(config_, clock_.now_seconds());
     auto index = schema::cert_index::open(config_.database, sqlite::open_mode::read_only);
+    if (auto id = identify_file(config_.database)) opened_file_ = *id;
     issuers_.store(enabled_set(all_profiles_, index));
+    open_on_every_signing_thread();
     watcher_ = std::jthread([this](std::stop_token st) { watch_changes(st); });
 }
 
@@ -109,14 +113,52 @@ void ocsp_service::stop() {
     pool_.join();
 }
 
+void ocsp_service::open_on_every_signing_thread() {
+    // Each of the pool's threads takes exactly one of these jobs, because each waits until all have
+    // arrived. Opening now, not on a thread's first request, means every connection reads the file
+    // that was checked at start-up, even if the path is later removed or names another file.
+    const auto threads = static_cast<std::ptrdiff_t>(config_.server.signing_threads);
+    std::latch all_opened(threads);
+    std::mutex m;
+    std::string failure;
+    for (std::ptrdiff_t i = 0; i < threads; ++i) {
+        asio::post(pool_, [&] {
+            try {
+                (void)thread_index();
+            } catch (const std::exception& e) {
+                std::lock_guard lock(m);
+                failure = e.what();
+            }
+            all_opened.arrive_and_wait();
+        });
+    }
+    all_opened.wait();
+    if (!failure.empty()) throw schema::index_error(failure);
+}
+
 schema::cert_index& ocsp_service::thread_index() {
     // One read-only connection per signing thread: SQLite handles are not shared between threads.
     thread_local std::unique_ptr<schema::cert_index> index;
     thread_local std::filesystem::path opened;
-    if (!index || opened != config_.database) {
-        index = std::make_unique<schema::cert_index>(
+    thread_local std::uint64_t generation = 0;
+    const std::uint64_t current = index_generation_.load();
+    if (!index || opened != config_.database || generation != current) {
+        auto fresh = std::make_unique<schema::cert_index>(
             schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+        // Never answer from a file the watcher has not vetted (a foreign database copied over the path
+        // would answer "unknown" for every serial): internalError is the honest answer then.
+        file_identity expected;
+        {
+            std::lock_guard lock(file_mutex_);
+            expected = opened_file_;
+        }
+        if (auto now = identify_file(config_.database); !now || *now != expected)
+            throw schema::index_error(fmt::format("index {} is not the file the responder opened; waiting for the "
+                                                  "change watcher to reopen it",
+                                                  config_.database.string()));
+        index = std::move(fresh);
         opened = config_.database;
+        generation = current;
     }
     return *index;
 }
@@ -245,16 +287,97 @@ void ocsp_service::apply_issuer_flags(schema::cert_index& index) {
     }
 }
 
+namespace {
+
+std::string describe_state(const std::optional<schema::cert_record>& rec) {
+    if (!rec) return "removed from the index";
+    std::string text{schema::status_name(rec->status)};
+    if (rec->status != schema::cert_status::good && rec->reason)
+        text += fmt::format(" ({})", schema::reason_name(*rec->reason));
+    return text;
+}
+
+}  // namespace
+
+void ocsp_service::log_changes(schema::cert_index& index, const std::vector<schema::changed_cert>& changes,
+                               std::int64_t seq, bool bulk) {
+    // Bounded so that a million-row import does not flood the log: the first serials, then a count.
+    constexpr std::size_t logged = 20;
+    const std::size_t shown = std::min(logged, changes.size());
+    for (std::size_t i = 0; i < shown; ++i) {
+        const auto& c = changes[i];
+        logger()->info("index change {}: issuer {} serial {} {}", c.change_seq, c.issuer_id, c.serial.to_hex(),
+                       describe_state(index.find_certificate(c.issuer_id, c.serial)));
+    }
+    if (changes.size() > shown)
+        logger()->info("index change {}: ... and {}{} more certificates", seq, bulk ? "at least " : "",
+                       changes.size() - shown);
+}
+
+void ocsp_service::reopen_replaced(std::unique_ptr<schema::cert_index>& index, std::int64_t& seen,
+                                   const file_identity& now) {
+    try {
+        // The new file may number its issuers differently: rebuild the profiles from it.
+        auto profiles = build_issuer_profiles(config_, clock_.now_seconds());
+        auto fresh = std::make_unique<schema::cert_index>(
+            schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+        const std::int64_t seq = fresh->current_change_seq();
+        {
+            // The identity first: signing threads check it when the generation makes them reopen.
+            std::lock_guard lock(file_mutex_);
+            opened_file_ = now;
+            reopen_error_.clear();
+        }
+        {
+            std::lock_guard lock(reload_mutex_);
+            all_profiles_ = std::move(profiles);
+            issuers_.store(enabled_set(all_profiles_, *fresh));
+            index_generation_.fetch_add(1);
+            cache_.clear();
+        }
+        index = std::move(fresh);
+        seen = seq;
+        applied_change_seq_.store(seen);
+        logger()->warn("index {} was replaced by another file (inode {}); reopened it at change sequence {}, cache "
+                       "cleared",
+                       config_.database.string(), now.inode, seq);
+    } catch (const std::exception& e) {
+        const std::string why = fmt::format("index {} was replaced (inode {}) but the new file cannot be used: {}; "
+                                            "still answering from the file opened before",
+                                            config_.database.string(), now.inode, e.what());
+        std::lock_guard lock(file_mutex_);
+        if (why != reopen_error_) logger()->error("{}", why);  // once per distinct failure, retried each poll
+        reopen_error_ = why;
+    }
+}
+
 void ocsp_service::watch_changes(std::stop_token stop) {
     std::mutex m;
     std::condition_variable_any cv;
     std::unique_ptr<schema::cert_index> index;
     std::int64_t seen = -1;
+    std::string missing;  // why the path names no usable file, logged once per distinct reason
     while (!stop.stop_requested()) {
         try {
             if (!index)
                 index = std::make_unique<schema::cert_index>(
                     schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+            // An open connection keeps reading the inode it opened: a file moved or copied over the
+            // path is only seen by comparing identities.
+            if (auto now = identify_file(config_.database)) {
+                if (!missing.empty()) logger()->info("index {} is back", config_.database.string());
+                missing.clear();
+                file_identity opened;
+                {
+                    std::lock_guard lock(file_mutex_);
+                    opened = opened_file_;
+                }
+                if (*now != opened) reopen_replaced(index, seen, *now);
+            } else if (now.error_message() != missing) {
+                missing = now.error_message();
+                logger()->error("index {}: {}; still answering from the file opened before",
+                                config_.database.string(), missing);
+            }
             const std::int64_t seq = index->current_change_seq();
             if (seen < 0) {
                 seen = seq;
@@ -269,6 +392,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
                     apply_issuer_flags(*index);
                     applied_change_seq_.store(seen);
                     logger()->info("index changed (sequence {}): bulk change, cache cleared", seq);
+                    log_changes(*index, changes, seq, true);
                     continue;
                 }
                 std::size_t resigned = 0;
@@ -284,6 +408,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
                 applied_change_seq_.store(seen);
                 logger()->info("index changed (sequence {}): {} certificates, {} cached answers re-signed", seq,
                                changes.size(), resigned);
+                log_changes(*index, changes, seq, false);
             }
         } catch (const std::exception& e) {
             logger()->error("watching {} failed: {}", config_.database.string(), e.what());
@@ -318,11 +443,21 @@ asio::awaitable<ocsp_service::health_report> ocsp_service::health() {
         pool_,
         [&]() -> asio::awaitable<health_report> {
             health_report r;
+            std::string problem;
+            {
+                std::lock_guard lock(file_mutex_);
+                problem = reopen_error_;
+                if (problem.empty()) problem = index_file_problem(config_.database, opened_file_);
+            }
             try {
-                r.text += fmt::format("database: ok (change sequence {})\n", thread_index().current_change_seq());
+                const auto seq = thread_index().current_change_seq();
+                if (problem.empty()) r.text += fmt::format("database: ok (change sequence {})\n", seq);
             } catch (const std::exception& e) {
+                if (problem.empty()) problem = e.what();
+            }
+            if (!problem.empty()) {
                 r.ok = false;
-                r.text += fmt::format("database: FAIL {}\n", e.what());
+                r.text += fmt::format("database: FAIL {}\n", problem);
             }
             for (const auto& p : issuers->profiles()) {
                 const bool valid = p.signing->not_after() > now;

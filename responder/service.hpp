@@ -17,6 +17,7 @@
 #include "common/clock.hpp"
 #include "responder/answer.hpp"
 #include "responder/config.hpp"
+#include "responder/index_file.hpp"
 #include "responder/metrics.hpp"
 #include "responder/response_cache.hpp"
 
@@ -62,7 +63,13 @@ private:
     void schedule_resign(std::string request_der);
     void watch_changes(std::stop_token stop);
     void apply_issuer_flags(schema::cert_index& index);
+    // The watcher's answer to a database file replaced under its path: reopen it (new issuer ids,
+    // everything cached dropped) or, when the new file cannot be used, keep the old and say why.
+    void reopen_replaced(std::unique_ptr<schema::cert_index>& index, std::int64_t& seen, const file_identity& now);
+    void log_changes(schema::cert_index& index, const std::vector<schema::changed_cert>& changes, std::int64_t seq,
+                     bool bulk);
     schema::cert_index& thread_index();
+    void open_on_every_signing_thread();
 
     responder_config config_;
     const clock_source& clock_;
@@ -75,6 +82,11 @@ private:
     boost::asio::thread_pool pool_;
     std::atomic<std::size_t> queued_{0};
     std::atomic<std::int64_t> applied_change_seq_{-1};
+    // Bumped when the watcher reopens a replaced database: each signing thread then reopens its own.
+    std::atomic<std::uint64_t> index_generation_{0};
+    mutable std::mutex file_mutex_;
+    file_identity opened_file_;   // what the open connections read (file_mutex_)
+    std::string reopen_error_;    // why a replaced database was not reopened, "" (file_mutex_)
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
     std::jthread watcher_;
 };
