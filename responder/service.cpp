@@ -118,21 +118,31 @@ void ocsp_service::open_on_every_signing_thread() {
     // arrived. Opening now, not on a thread's first request, means every connection reads the file
     // that was checked at start-up, even if the path is later removed or names another file.
     const auto threads = static_cast<std::ptrdiff_t>(config_.server.signing_threads);
-    std::latch all_opened(threads);
-    std::mutex m;
-    std::string failure;
+    // Shared, not on this stack: a job may still be inside arrive_and_wait() when wait() here returns.
+    struct rendezvous {
+        explicit rendezvous(std::ptrdiff_t n) : all_opened(n) {}
+        std::latch all_opened;
+        std::mutex m;
+        std::string failure;
+    };
+    auto state = std::make_shared<rendezvous>(threads);
     for (std::ptrdiff_t i = 0; i < threads; ++i) {
-        asio::post(pool_, [&] {
+        asio::post(pool_, [this, state] {
             try {
                 (void)thread_index();
             } catch (const std::exception& e) {
-                std::lock_guard lock(m);
-                failure = e.what();
+                std::lock_guard lock(state->m);
+                state->failure = e.what();
             }
-            all_opened.arrive_and_wait();
+            state->all_opened.arrive_and_wait();
         });
     }
-    all_opened.wait();
+    state->all_opened.wait();
+    std::string failure;
+    {
+        std::lock_guard lock(state->m);
+        failure = state->failure;
+    }
     if (!failure.empty()) throw schema::index_error(failure);
 }
 
@@ -357,6 +367,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
     std::unique_ptr<schema::cert_index> index;
     std::int64_t seen = -1;
     std::string missing;  // why the path names no usable file, logged once per distinct reason
+    auto next_reopen = std::chrono::steady_clock::time_point::min();
     while (!stop.stop_requested()) {
         try {
             if (!index)
@@ -372,7 +383,12 @@ void ocsp_service::watch_changes(std::stop_token stop) {
                     std::lock_guard lock(file_mutex_);
                     opened = opened_file_;
                 }
-                if (*now != opened) reopen_replaced(index, seen, *now);
+                // A new file that cannot be used is retried once a second, not on every poll: each try
+                // loads every CA and key again.
+                if (*now != opened && std::chrono::steady_clock::now() >= next_reopen) {
+                    reopen_replaced(index, seen, *now);
+                    next_reopen = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+                }
             } else if (now.error_message() != missing) {
                 missing = now.error_message();
                 logger()->error("index {}: {}; still answering from the file opened before",

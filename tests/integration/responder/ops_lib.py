@@ -96,12 +96,18 @@ class Daemon:
         self.proc.send_signal(signo)
 
     def close(self):
+        """SIGTERM; a responder that does not exit 0 within 10 s fails the test (after a SIGKILL)."""
+        hung = False
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                hung = True
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        self._out.close()
-        self._err.close()
+        if not self._out.closed:
+            self._out.close()
+            self._err.close()
+            if hung:
+                raise AssertionError(f"ocsp-responder did not stop within 10 s of SIGTERM:\n{self.stderr()}")
