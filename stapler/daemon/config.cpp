@@ -64,6 +64,16 @@ std::set<std::string_view> keys_with_settings(std::initializer_list<std::string_
     return k;
 }
 
+std::optional<std::string> log_level(const toml_reader& r, const toml::table& t, std::string_view p,
+                                     std::string_view key) {
+    auto v = r.string(t, p, key);
+    static const std::set<std::string_view> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (v && !levels.contains(*v))
+        r.fail(t.get(key), toml_reader::join(p, key),
+               fmt::format("'{}' is not a log level (trace, debug, info, warn, error, critical, off)", *v));
+    return v;
+}
+
 void parse_stapler(const toml_reader& r, const toml::table& t, stapler_config& c) {
     constexpr std::string_view p = "stapler";
     r.reject_unknown(t, p, {"state_dir", "shm_path", "shm_capacity", "shm_slot_size", "control_socket",
@@ -100,10 +110,26 @@ void parse_stapler(const toml_reader& r, const toml::table& t, stapler_config& c
         c.expiry_alert.erase(std::unique(c.expiry_alert.begin(), c.expiry_alert.end()), c.expiry_alert.end());
     }
     if (auto v = r.duration(t, p, "startup_timeout", 0ms, 3600s)) c.startup_timeout = *v;
-    if (auto v = r.string(t, p, "log_level")) {
-        static const std::set<std::string_view> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-        if (!levels.contains(*v)) r.fail(t.get("log_level"), "stapler.log_level", fmt::format("'{}' is not a log level", *v));
+    if (auto v = log_level(r, t, p, "log_level")) {
         c.log_level = *v;
+        c.deprecated_log_level = true;
+    }
+}
+
+void parse_log(const toml_reader& r, const toml::table& root, const toml::table& t, stapler_config& c) {
+    constexpr std::string_view p = "log";
+    r.reject_unknown(t, p, {"level", "format"});
+    if (auto v = log_level(r, t, p, "level")) {
+        if (c.deprecated_log_level)
+            r.fail(t.get("level"), "log.level",
+                   fmt::format("also set as stapler.log_level (line {}), its deprecated spelling; remove that one",
+                               root.get_as<toml::table>("stapler")->get("log_level")->source().begin.line));
+        c.log_level = *v;
+    }
+    if (auto v = r.string(t, p, "format")) {
+        auto f = log_format_from_name(*v);
+        if (!f) r.fail(t.get("format"), "log.format", fmt::format("'{}' is not one of: text, json", *v));
+        c.log_format = *f;
     }
 }
 
@@ -132,6 +158,8 @@ certificate_entry parse_certificate(const toml_reader& r, const toml::table& t, 
     e.chain_at = locate(t, p, "chain");
     e.issuer_at = locate(t, p, "issuer");
     e.url_at = locate(t, p, "responder_url");
+    e.nginx_file_at = locate(t, p, "nginx_file");
+    e.haproxy_at = locate(t, p, "haproxy");
     return e;
 }
 
@@ -145,6 +173,7 @@ directory_entry parse_directory(const toml_reader& r, const toml::table& t, std:
     d.path = r.path(t, p, "path");
     if (d.path.empty()) r.fail(&t, p + ".path", "is required (a directory of PEM chains)");
     d.haproxy = r.boolean(t, p, "haproxy").value_or(false);
+    d.haproxy_at = locate(t, p, "haproxy");
     return d;
 }
 
@@ -163,8 +192,9 @@ stapler_config parse_config(std::string_view toml_text, const fs::path& origin) 
     toml_reader r(origin);
     stapler_config c;
     c.source = origin;
-    r.reject_unknown(root, "", {"stapler", "defaults", "nginx", "haproxy", "certificate", "directory"});
+    r.reject_unknown(root, "", {"stapler", "log", "defaults", "nginx", "haproxy", "certificate", "directory"});
     if (const auto* t = r.table(root, "", "stapler")) parse_stapler(r, *t, c);
+    if (const auto* t = r.table(root, "", "log")) parse_log(r, root, *t, c);
     if (const auto* t = r.table(root, "", "defaults")) {
         std::set<std::string_view> keys(setting_keys.begin(), setting_keys.end());
         r.reject_unknown(*t, "defaults", keys);
@@ -220,10 +250,7 @@ struct chain_problem {
     std::string why;
 };
 
-std::string where(const stapler_config& c, const key_location& at) {
-    return at.line ? fmt::format("{}:{}: key '{}'", c.source.string(), at.line, at.key)
-                   : fmt::format("{}: key '{}'", c.source.string(), at.key);
-}
+std::string where(const stapler_config& c, const key_location& at) { return config_location(c, at); }
 
 bool issuer_signed(X509* issuer, X509* leaf) {
     if (X509_check_issued(issuer, leaf) != X509_V_OK) return false;
@@ -284,6 +311,11 @@ std::size_t resolved_max(const stapler_config& c, const fetch_settings& s) {
 
 }  // namespace
 
+std::string config_location(const stapler_config& c, const key_location& at) {
+    return at.line ? fmt::format("{}:{}: key '{}'", c.source.string(), at.line, at.key)
+                   : fmt::format("{}: key '{}'", c.source.string(), at.key);
+}
+
 inventory build_inventory(const stapler_config& c) {
     inventory inv;
     std::set<std::string> names;
@@ -305,6 +337,8 @@ inventory build_inventory(const stapler_config& c) {
                                            cert.name));
         cert.nginx_file = e.nginx_file;
         if (e.haproxy) cert.haproxy_file = fs::path(e.chain.string() + ".ocsp");
+        cert.nginx_file_at = e.nginx_file_at;
+        cert.haproxy_at = e.haproxy_at;
         cert.settings = e.settings;
         cert.settings.max_response_bytes = resolved_max(c, e.settings);
         cert.origin = e.at.key;
@@ -339,6 +373,7 @@ inventory build_inventory(const stapler_config& c) {
                 continue;
             }
             if (d.haproxy) cert.haproxy_file = fs::path(file.string() + ".ocsp");
+            cert.haproxy_at = d.haproxy_at;
             cert.settings = d.settings;
             cert.settings.max_response_bytes = resolved_max(c, d.settings);
             cert.origin = origin;

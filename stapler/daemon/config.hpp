@@ -18,6 +18,7 @@
 
 #include "common/cert_id.hpp"
 #include "common/config_error.hpp"
+#include "common/log_format.hpp"
 #include "common/ossl_ptr.hpp"
 #include "stapler/policy.hpp"
 #include "stapler/shm_cache.hpp"
@@ -53,14 +54,14 @@ struct certificate_entry {  // one [[certificate]] as written
     std::filesystem::path nginx_file;  // empty: no nginx export
     bool haproxy = false;              // write <chain>.ocsp and push it over [haproxy] stats_socket
     fetch_settings settings;
-    key_location at, name_at, chain_at, issuer_at, url_at;
+    key_location at, name_at, chain_at, issuer_at, url_at, nginx_file_at, haproxy_at;
 };
 
 struct directory_entry {  // one [[directory]]
     std::filesystem::path path;  // every *.pem / *.crt directly in it that holds leaf + issuer
     bool haproxy = false;
     fetch_settings settings;
-    key_location at;
+    key_location at, haproxy_at;
 };
 
 struct stapler_config {
@@ -79,7 +80,11 @@ struct stapler_config {
     std::chrono::seconds max_skew{300};
     std::vector<std::chrono::milliseconds> expiry_alert{std::chrono::hours{12}, std::chrono::hours{1}};  // descending
     std::chrono::milliseconds startup_timeout{30'000};
+    // [log] level and format; `[stapler] log_level` is the deprecated spelling of [log] level (setting
+    // both is an error, so that nobody edits the one that is ignored).
     std::string log_level = "info";
+    ocspkit::log_format log_format = ocspkit::log_format::text;
+    bool deprecated_log_level = false;  // the level came from [stapler] log_level: warn at start-up
     // [defaults]
     fetch_settings defaults;
     // [nginx]
@@ -110,6 +115,7 @@ struct certificate {
     std::filesystem::path haproxy_file;  // <chain>.ocsp, empty unless haproxy = true
     fetch_settings settings;             // max_response_bytes resolved (never 0)
     std::string origin;                  // "certificate[0]" or "directory[1] /etc/ssl/stapled/www.pem"
+    key_location nginx_file_at, haproxy_at;  // where the exports were asked for, for check_export_folders
 
     staple_policy effective_policy() const noexcept { return must_staple ? staple_policy::hard : settings.policy; }
     // True when both would fetch the same thing the same way (a reload keeps the state of such a one).
@@ -125,6 +131,17 @@ struct inventory {
 // responder URL, duplicate or unusable name) throws config_error naming file:line:key; a bad file found
 // through [[directory]] is listed in `skipped` instead.
 inventory build_inventory(const stapler_config& config);
+
+// Every folder an export is written into (nginx_file's, and the chain's for HAProxy's <chain>.ocsp)
+// must exist and be writable and searchable by this process's effective user: exports are written as
+// a temporary file in that folder, then renamed. --check-config, start-up and SIGHUP call it after
+// build_inventory. Throws one config_error listing every problem, one line each:
+//   FILE:LINE: key 'certificate[0].nginx_file': certificate 'www': cannot write /srv/nginx/www.der:
+//   the folder /srv/nginx does not exist; create it ... (the fix)
+void check_export_folders(const stapler_config& config, const inventory& inv);
+
+// "FILE:LINE: key 'KEY'", the start of every error line about a key.
+std::string config_location(const stapler_config& config, const key_location& at);
 
 // Names are file names under state_dir: letters, digits, '.', '_' and '-', not starting with '.'.
 bool valid_certificate_name(std::string_view name) noexcept;

@@ -1,5 +1,6 @@
 #include "stapler/daemon/control.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -31,21 +32,51 @@ json::value time_value(const std::optional<sys_seconds>& t) {
     if (!t) return nullptr;
     return json::value(to_iso8601(*t));
 }
+
+json::value text_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+
+// CRLReason (RFC 5280 §5.3.1) in its ASN.1 spelling, the form every ocspkit tool prints.
+json::value reason_value(const std::optional<int>& reason) {
+    if (!reason) return nullptr;
+    static constexpr std::array<std::string_view, 11> names{
+        "unspecified",          "keyCompromise",   "cACompromise", "affiliationChanged", "superseded",
+        "cessationOfOperation", "certificateHold", "",             "removeFromCRL",      "privilegeWithdrawn",
+        "aACompromise"};
+    if (*reason < 0 || static_cast<std::size_t>(*reason) >= names.size() || names[static_cast<std::size_t>(*reason)].empty())
+        return json::value(fmt::format("reason{}", *reason));
+    return json::value(names[static_cast<std::size_t>(*reason)]);
+}
 }  // namespace
 
 std::string status_json(const status_snapshot& s) {
     json::array certs;
     for (const auto& r : s.certificates) {
+        json::array exports;
+        for (const auto& x : r.exports) {
+            exports.push_back(json::object{{"kind", to_string(x.kind)},
+                                           {"target", x.target},
+                                           {"state", x.state},
+                                           {"last_error", text_or_null(x.last_error)},
+                                           {"written_at", time_value(x.written_at)},
+                                           {"failures", x.failures}});
+        }
         certs.push_back(json::object{{"name", r.name},
                                      {"chain", r.chain},
+                                     {"serial", text_or_null(r.serial)},
                                      {"status", r.status},
                                      {"action", r.action},
+                                     {"policy", r.policy},
+                                     {"must_staple", r.must_staple},
                                      {"this_update", time_value(r.this_update)},
                                      {"next_update", time_value(r.next_update)},
+                                     {"produced_at", time_value(r.produced_at)},
+                                     {"revocation_time", time_value(r.revocation_time)},
+                                     {"revocation_reason", reason_value(r.revocation_reason)},
+                                     {"last_fetch", time_value(r.last_fetch)},
                                      {"next_refresh", time_value(r.next_refresh)},
-                                     {"last_error", r.last_error.empty() ? json::value(nullptr) : json::value(r.last_error)},
                                      {"fetch_failures", r.fetch_failures},
-                                     {"policy", r.policy}});
+                                     {"last_error", text_or_null(r.last_error)},
+                                     {"exports", std::move(exports)}});
     }
     return json::serialize(json::object{{"ready", s.ready}, {"certificates", std::move(certs)}});
 }

@@ -3,11 +3,15 @@
 // `ocsp-stapler refresh`. Line protocol: the client sends one line, "status", "refresh" or
 // "refresh NAME"; the daemon answers with one JSON object and closes.
 //
-//   status        {"ready": true, "certificates": [{"name", "chain", "status", "action", "this_update",
-//                  "next_update", "next_refresh", "last_error", "fetch_failures", "policy"}]}
+//   status        {"ready": true, "certificates": [{"name", "chain", "serial", "status", "action", "policy",
+//                  "must_staple", "this_update", "next_update", "produced_at", "revocation_time",
+//                  "revocation_reason", "last_fetch", "next_refresh", "fetch_failures", "last_error",
+//                  "exports": [{"kind", "target", "state", "last_error", "written_at", "failures"}]}]}
 //   refresh [N]   {"ready": true, "results": [{"name", "ok", "status", "reason", "detail"}]}
 //   anything else {"error": "..."}
-// Times are RFC 3339 UTC strings ("2026-01-01T00:00:00Z") or null.
+// The shared JSON conventions (docs/stapler.md, "status --json"): snake_case keys, times as ISO 8601 UTC
+// strings ("2026-01-01T00:00:00Z") or null, serials as uppercase hex without colons, reasons in their
+// RFC 5280 ASN.1 spelling ("keyCompromise"), null for what is absent.
 #include <filesystem>
 #include <memory>
 #include <optional>

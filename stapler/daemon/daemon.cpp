@@ -118,17 +118,10 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
     std::vector<const certificate*> list;
     for (const auto& t : certs) list.push_back(&t->cert);
-    // Besides the responses: which export files are missing (a new nginx_file, a deleted <chain>.ocsp),
-    // so that they are written from the restored response instead of waiting for the next fetch.
-    using restored_list = std::vector<std::pair<state_store::restored, bool>>;
+    using restored_list = std::vector<state_store::restored>;
     auto job = [this, list, now_s] {
         restored_list out;
-        for (const auto* c : list) {
-            std::error_code ec;
-            const bool missing = (!c->nginx_file.empty() && !std::filesystem::exists(c->nginx_file, ec)) ||
-                                 (!c->haproxy_file.empty() && !std::filesystem::exists(c->haproxy_file, ec));
-            out.emplace_back(store_.restore(*c, now_s, config_.max_skew), missing);
-        }
+        for (const auto* c : list) out.push_back(store_.restore(*c, now_s, config_.max_skew));
         return out;
     };
     auto op = on_pool(std::move(job));
@@ -136,9 +129,10 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
     auto p = params();
     p.min_refresh_interval = 0ms;  // a response half-way through its life at start-up is fetched at once
     const time_point n = now();
+    std::vector<tracked_ptr> to_export;
     for (std::size_t i = 0; i < certs.size(); ++i) {
         auto& t = *certs[i];
-        auto& [restored, export_missing] = results[i];
+        auto& restored = results[i];
         if (!restored.problem.empty()) log_->warn("{}: persisted response not used: {}", t.cert.name, restored.problem);
         if (!restored.response) {
             t.state.next_refresh = n;
@@ -152,8 +146,12 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
         t.state.current = std::move(restored.response);
         if (t.removed) continue;
         put_entry(t);
-        if (export_missing) asio::co_spawn(io_, export_files(certs[i]), log_exceptions(log_, t.cert.name));
+        to_export.push_back(certs[i]);
     }
+    // A new nginx_file, a deleted or outdated <chain>.ocsp: written from the restored response now, and
+    // awaited, so that a web server started once the daemon is ready finds its file.
+    auto op_export = sync_exports_of(std::move(to_export));
+    co_await std::move(op_export);
 }
 
 asio::awaitable<void> stapler_daemon::cert_loop(tracked_ptr t) {
@@ -275,8 +273,8 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
                         auto op_publish = publish(t);
                         co_await std::move(op_publish);
                     } else {
-                        // Nothing new to publish, but what failed last time is tried again: the exports
-                        // (and the nginx reload) are left alone, they already hold these bytes.
+                        // Nothing new to publish, but what failed last time is tried again (the exports
+                        // below as well: a missing or outdated file is rewritten, an intact one is not).
                         if (t->persist_failed) {
                             auto op_persist = persist(t);
                             co_await std::move(op_persist);
@@ -291,6 +289,29 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
                         report.detail = t->state.last_error;
                     }
                 }
+            }
+        }
+    }
+
+    if (!stopping_ && !t->removed) {
+        // After every fetch, whatever its outcome: the exports follow the published response, and one
+        // that failed (a folder that was missing, HAProxy down) is retried with it.
+        auto op_export = sync_exports(t);
+        co_await std::move(op_export);
+        if (report.ok) {
+            std::string failed;
+            for (const auto k : export_kinds) {
+                const auto& e = t->export_of(k);
+                if (e.error.empty()) continue;
+                if (!failed.empty()) failed += "; ";
+                failed += fmt::format("{}: {}", to_string(k), e.error);
+            }
+            if (!failed.empty()) {
+                // Fetched and in the shm cache, but the web server reading the export does not have it.
+                report.ok = false;
+                report.status.clear();
+                report.reason = "export_failed";
+                report.detail = std::move(failed);
             }
         }
     }
@@ -348,74 +369,7 @@ asio::awaitable<void> stapler_daemon::publish(tracked_ptr t) {
     co_await std::move(op);
     if (stopping_ || t->removed) co_return;
     put_entry(*t);
-    auto op_export = export_files(t);
-    co_await std::move(op_export);
-}
-
-asio::awaitable<void> stapler_daemon::export_files(tracked_ptr t) {
-    const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
-    const auto* r = t->state.usable(now_s);
-    if (!r) co_return;
-    // nginx and HAProxy staple whatever file they are given: only what decide() would staple goes there.
-    if (decide(t->cert.settings.policy, t->cert.must_staple, t->state.current, now_s).action != staple_action::staple)
-        co_return;
-    std::vector<std::uint8_t> der = r->der;
-    for (const auto& file : {t->cert.nginx_file, t->cert.haproxy_file}) {
-        if (file.empty()) continue;
-        auto job = [file, der] {
-            auto s = write_file_atomically(file, der, 0644);
-            return s ? std::string() : s.error_message();
-        };
-        auto op = on_pool(std::move(job));
-        auto error = co_await std::move(op);
-        if (!error.empty()) {
-            log_->error("{}: cannot write {}: {}", t->cert.name, file.string(), error);
-            continue;
-        }
-        log_->debug("{}: wrote {}", t->cert.name, file.string());
-        if (file == t->cert.nginx_file && !config_.nginx_reload_command.empty()) {
-            debouncer_.request(std::chrono::steady_clock::now());
-            if (!reload_running_) asio::co_spawn(io_, reload_runner(), log_exceptions(log_, "nginx reload"));
-        }
-        if (file == t->cert.haproxy_file && !config_.haproxy_stats_socket.empty()) {
-            auto endpoint = parse_haproxy_endpoint(config_.haproxy_stats_socket);
-            if (!endpoint) {
-                log_->error("{}: haproxy stats_socket: {}", t->cert.name, endpoint.error_message());
-                continue;
-            }
-            auto op_push = push_haproxy_ocsp(*endpoint, der);
-            auto pushed = co_await std::move(op_push);
-            if (pushed)
-                log_->info("{}: pushed to HAProxy at {}", t->cert.name, config_.haproxy_stats_socket);
-            else
-                log_->error("{}: HAProxy push failed: {}", t->cert.name, pushed.error_message());
-        }
-    }
-}
-
-asio::awaitable<void> stapler_daemon::reload_runner() {
-    reload_running_ = true;
-    while (!stopping_) {
-        const auto due = debouncer_.due();
-        if (!due) break;
-        reload_timer_->expires_at(*due);
-        co_await reload_timer_->async_wait(use_tuple);
-        if (stopping_) break;
-        const auto n = std::chrono::steady_clock::now();
-        if (!debouncer_.should_run(n)) continue;
-        debouncer_.ran(n);
-        auto op = run_command(config_.nginx_reload_command, 30s);
-        auto ran = co_await std::move(op);
-        if (!ran)
-            log_->error("nginx reload_command could not start: {}", ran.error_message());
-        else if (!ran->success())
-            log_->error("nginx reload_command failed ({})",
-                        ran->timed_out ? "timed out" : ran->exited ? fmt::format("exit {}", ran->exit_code)
-                                                                   : fmt::format("signal {}", ran->signal));
-        else
-            log_->info("nginx reload_command ran");
-    }
-    reload_running_ = false;
+    // The exports follow in fetch_once, after every fetch.
 }
 
 void stapler_daemon::forget(const tracked_ptr& t) {
@@ -423,6 +377,8 @@ void stapler_daemon::forget(const tracked_ptr& t) {
     t->wake.cancel();
     for (auto& w : t->waiters) w->cancel();
     t->waiters.clear();
+    for (auto& w : t->export_waiters) w->cancel();
+    t->export_waiters.clear();
     if (t->startup_pending) {
         t->startup_pending = false;
         if (--startup_pending_ == 0) startup_timer_->cancel();
@@ -435,6 +391,7 @@ void stapler_daemon::stop() {
     for (auto& [name, t] : certs_) {
         t->wake.cancel();
         for (auto& w : t->waiters) w->cancel();
+        for (auto& w : t->export_waiters) w->cancel();
     }
     startup_timer_->cancel();
     reload_timer_->cancel();

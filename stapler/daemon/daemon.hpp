@@ -11,9 +11,14 @@
 //      most startup_timeout;
 //   4. publish "no response" entries (action_without_response) for what is still missing, then ready:
 //      --ready-file, sd_notify("READY=1"), `status` says ready.
+// Exports (nginx_file, <chain>.ocsp, the HAProxy runtime API) of the responses restored in 1 and fetched
+// in 3 are written (or have failed and been counted) before the daemon says ready, so that a web server
+// started after readiness finds its files.
 // Then each certificate sleeps until its next refresh (schedule.hpp), an expiry alert or its nextUpdate.
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,20 +52,51 @@ struct fetch_report {
     std::string detail;
 };
 
+// Where a certificate's response goes besides the shm cache; the `kind` label of
+// ocsp_stapler_export_failures_total and of `status`'s exports.
+enum class export_kind : std::uint8_t { nginx_file, haproxy_file, haproxy_api };
+inline constexpr std::array<export_kind, 3> export_kinds{export_kind::nginx_file, export_kind::haproxy_file,
+                                                         export_kind::haproxy_api};
+std::string_view to_string(export_kind k) noexcept;
+
+// One export of one certificate, as `status` shows it.
+struct export_row {
+    export_kind kind = export_kind::nginx_file;
+    std::string target;       // the file, or the runtime API address
+    std::string state;        // ok | failed | pending (nothing delivered yet: no response to staple)
+    std::string last_error;   // of the last attempt, while it is failed
+    std::optional<sys_seconds> written_at;  // the last write or push by this process
+    std::uint64_t failures = 0;             // since start-up (the metric)
+};
+
 // One row of `status`.
 struct status_row {
     std::string name;
     std::string chain;
+    std::string serial;  // the leaf's, uppercase hex as `openssl x509 -serial` prints it
     std::string status;  // good | revoked | unknown | none (none also while the shm put fails)
     std::string action;  // staple | no_staple | not_servable: what TLS servers reading the shm cache do
-    std::optional<sys_seconds> this_update, next_update, next_refresh;
+    std::optional<sys_seconds> this_update, next_update, produced_at, next_refresh, last_fetch;
+    std::optional<sys_seconds> revocation_time;  // of a revoked response
+    std::optional<int> revocation_reason;        // CRLReason, when the responder gave one
+    // "<reason>: <detail>" of the last failed fetch, "shm: ..." while not in the shm cache, and
+    // "<kind>: ..." for each failed export, joined by "; "; empty when all is well.
     std::string last_error;
     unsigned fetch_failures = 0;
     std::string policy;  // soft | hard (hard for Must-Staple)
+    bool must_staple = false;
+    std::vector<export_row> exports;
 };
 struct status_snapshot {
     bool ready = false;
     std::vector<status_row> certificates;
+};
+
+// GET /health: healthy when ready and no certificate is in a state that fails a hard policy (TLS
+// servers refuse its handshakes, or do not enforce it because it is missing from the shm cache).
+struct health_report {
+    bool ok = false;
+    std::string reason;  // one line per problem, or "ok"
 };
 
 class stapler_daemon {
@@ -89,6 +125,7 @@ public:
     asio::awaitable<std::optional<std::vector<fetch_report>>> refresh(std::optional<std::string> name);
 
     status_snapshot status() const;
+    health_report health() const;
     std::string render_metrics() const;
 
     bool ready() const noexcept { return ready_; }
@@ -105,7 +142,14 @@ private:
     asio::awaitable<fetch_report> join_or_fetch(tracked_ptr t);
     asio::awaitable<void> publish(tracked_ptr t);
     asio::awaitable<void> persist(tracked_ptr t);
-    asio::awaitable<void> export_files(tracked_ptr t);
+    // Brings every export of `t` up to the published response: a file that is missing, holds other
+    // bytes, or failed last time is (re)written; the runtime API gets what it has not acknowledged. Runs
+    // one pass at a time per certificate; a call during a pass waits for one more pass.
+    asio::awaitable<void> sync_exports(tracked_ptr t);
+    asio::awaitable<void> export_pass(tracked_ptr t);
+    // sync_exports of each, in parallel; returns when all are done.
+    asio::awaitable<void> sync_exports_of(std::vector<tracked_ptr> certs);
+    std::string export_target(const tracked& t, export_kind k) const;
     asio::awaitable<void> reload_runner();
     void put_entry(tracked& t);
     void check_expiry(tracked& t);

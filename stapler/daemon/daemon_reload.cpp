@@ -1,4 +1,5 @@
-// stapler_daemon: SIGHUP reload, `refresh`, `status` and the metrics text.
+// stapler_daemon: SIGHUP reload, `refresh`, `status` and `/health` (the metrics text is in
+// daemon_metrics.cpp).
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -7,7 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/prometheus.hpp"
+#include "common/log_format.hpp"
+#include "common/serial.hpp"
 #include "stapler/daemon/daemon.hpp"
 #include "stapler/daemon/daemon_tracked.hpp"
 
@@ -16,19 +18,29 @@ namespace ocspkit::stapler::daemon {
 asio::awaitable<void> stapler_daemon::reload() {
     const auto source = config_.source;
     std::pair<stapler_config, inventory> loaded;
+    std::string refused;
     try {
         auto job = [source] {
             auto c = load_config(source);
             auto i = build_inventory(c);
+            check_export_folders(c, i);
             return std::pair<stapler_config, inventory>{std::move(c), std::move(i)};
         };
         auto op = on_pool(std::move(job));
         loaded = co_await std::move(op);
     } catch (const std::exception& e) {
-        log_->error("SIGHUP: configuration not reloaded, keeping the running one: {}", e.what());
-        co_return;
+        refused = e.what();
     }
     if (stopping_) co_return;
+    if (!refused.empty()) {
+        log_->error("SIGHUP: configuration not reloaded, keeping the running one: {}", refused);
+        // SIGHUP is also the operator's "try the exports again" (after creating a missing folder, say).
+        std::vector<tracked_ptr> running;
+        for (auto& [name, t] : certs_) running.push_back(t);
+        auto op_export = sync_exports_of(std::move(running));
+        co_await std::move(op_export);
+        co_return;
+    }
     auto& [fresh, inv] = loaded;
     // Where things live is fixed for the life of the process: readers map the shm file, clients know the
     // socket. Those keys take effect at the next start.
@@ -45,6 +57,7 @@ asio::awaitable<void> stapler_daemon::reload() {
     keep(fresh.control_socket, config_.control_socket, "control_socket");
     keep(fresh.metrics_listen, config_.metrics_listen, "metrics_listen");
     log_->set_level(spdlog::level::from_str(fresh.log_level));
+    if (fresh.log_format != config_.log_format) apply_log_format(*log_, fresh.log_format);
     for (const auto& s : inv.skipped) log_->warn("{}", s);
 
     std::map<std::string, const certificate*> incoming;
@@ -67,7 +80,7 @@ asio::awaitable<void> stapler_daemon::reload() {
         ++removed;
     }
     config_ = std::move(fresh);
-    std::vector<tracked_ptr> added;
+    std::vector<tracked_ptr> added, kept_certs;
     for (auto& c : inv.certificates) {
         if (auto it = certs_.find(c.name); it != certs_.end()) {
             // Same leaf, issuer and request: keep the response, take the new policy and exports.
@@ -78,11 +91,16 @@ asio::awaitable<void> stapler_daemon::reload() {
             t.cert.chain = c.chain;
             t.cert.origin = c.origin;
             put_entry(t);  // also retries a put that failed (slots freed by the removals above)
+            kept_certs.push_back(it->second);
             ++kept;
             continue;
         }
         added.push_back(track(std::move(c)));
     }
+    // Kept certificates rewrite what is missing or outdated (the response may be unchanged; the file
+    // may have been deleted, or its folder created since); added ones do the same in restore().
+    auto op_export = sync_exports_of(std::move(kept_certs));
+    co_await std::move(op_export);
     auto op_restore = restore(added);
     co_await std::move(op_restore);
     const auto now_s = std::chrono::floor<std::chrono::seconds>(now());
@@ -142,59 +160,61 @@ status_snapshot stapler_daemon::status() const {
         }
         if (t->state.next_refresh.time_since_epoch().count() != 0)
             row.next_refresh = std::chrono::floor<std::chrono::seconds>(t->state.next_refresh);
+        if (r) {
+            row.produced_at = r->produced_at;
+            if (r->revocation) {
+                row.revocation_time = r->revocation->time;
+                row.revocation_reason = r->revocation->reason;
+            }
+        }
+        if (t->state.last_fetch) row.last_fetch = std::chrono::floor<std::chrono::seconds>(*t->state.last_fetch);
+        if (auto serial = serial_number::from_asn1(X509_get0_serialNumber(t->cert.leaf.get()))) row.serial = serial->to_hex();
         row.last_error = t->state.last_error;
+        for (const auto k : export_kinds) {
+            const auto target = export_target(*t, k);
+            if (target.empty()) continue;
+            const auto& e = t->export_of(k);
+            export_row x;
+            x.kind = k;
+            x.target = target;
+            const bool known = e.target == target;  // else: configured by a reload, not tried yet
+            x.state = !known || !e.attempted ? "pending" : e.error.empty() ? "ok" : "failed";
+            if (known) {
+                x.last_error = e.error;
+                x.written_at = e.written_at;
+                x.failures = e.failures;
+            }
+            if (!x.last_error.empty())
+                row.last_error += fmt::format("{}{}: {}", row.last_error.empty() ? "" : "; ", to_string(k), x.last_error);
+            row.exports.push_back(std::move(x));
+        }
         row.fetch_failures = t->state.failures;
         row.policy = std::string(to_string(t->cert.effective_policy()));
+        row.must_staple = t->cert.must_staple;
         s.certificates.push_back(std::move(row));
     }
     return s;
 }
 
-namespace {
-std::string label(std::string_view v) { return prometheus_label_value(v); }
-}  // namespace
-
-std::string stapler_daemon::render_metrics() const {
-    std::string out;
-    auto add = [&out](std::string_view text) { out.append(text); };
+health_report stapler_daemon::health() const {
+    if (!ready_) return {false, "not ready: the start-up fetches are still running"};
     const auto now_s = std::chrono::floor<std::chrono::seconds>(clock_.now());
-    add("# HELP ocsp_stapler_ready 1 once the start-up fetches are done.\n# TYPE ocsp_stapler_ready gauge\n");
-    add(fmt::format("ocsp_stapler_ready {}\n", ready_ ? 1 : 0));
-    add("# HELP ocsp_stapler_staple_seconds_until_expiry Seconds until the published response's nextUpdate "
-        "(negative once expired).\n# TYPE ocsp_stapler_staple_seconds_until_expiry gauge\n");
+    std::string problems;
     for (const auto& [name, t] : certs_) {
-        if (!t->state.current || t->shm_error) continue;
-        add(fmt::format("ocsp_stapler_staple_seconds_until_expiry{{certificate=\"{}\"}} {}\n", label(name),
-                        (t->state.current->next_update - now_s).count()));
+        if (t->cert.effective_policy() != staple_policy::hard) continue;
+        std::string why;
+        if (t->shm_error)
+            why = "hard policy, but not in the shm cache (" + t->shm_error.message() + "): TLS servers do not enforce it";
+        else if (t->state.entry(t->cert.settings.policy, t->cert.must_staple, now_s).action == staple_action::not_servable)
+            why = t->state.usable(now_s) ? "hard policy and an unknown status: TLS servers refuse its handshakes"
+                                         : "hard policy and no usable response: TLS servers refuse its handshakes";
+        else
+            continue;
+        if (!t->state.last_error.empty()) why += " (last error: " + t->state.last_error + ")";
+        problems += fmt::format("{}{}: {}", problems.empty() ? "" : "\n", name, why);
     }
-    add("# HELP ocsp_stapler_staple_status Status of the usable published response (none: there is none, or "
-        "it is not in the shm cache).\n"
-        "# TYPE ocsp_stapler_staple_status gauge\n");
-    for (const auto& [name, t] : certs_) {
-        const auto* r = t->shm_error ? nullptr : t->state.usable(now_s);
-        const std::string_view current = r ? to_string(r->status) : "none";
-        for (std::string_view s : {"good", "revoked", "unknown", "none"})
-            add(fmt::format("ocsp_stapler_staple_status{{certificate=\"{}\",status=\"{}\"}} {}\n", label(name), s,
-                            s == current ? 1 : 0));
-    }
-    add("# HELP ocsp_stapler_fetch_total Fetches by outcome: ok, a transport failure, a validation rejection, "
-        "or stale_good.\n# TYPE ocsp_stapler_fetch_total counter\n");
-    for (const auto& [name, t] : certs_)
-        for (const auto& [result, n] : t->fetch_results)
-            add(fmt::format("ocsp_stapler_fetch_total{{certificate=\"{}\",result=\"{}\"}} {}\n", label(name),
-                            label(result), n));
-    add("# HELP ocsp_stapler_publish_failures_total Responses (or \"no response\" entries) that could not be put "
-        "into the shm cache, by reason: shm_full, shm_entry_too_large, shm_error.\n"
-        "# TYPE ocsp_stapler_publish_failures_total counter\n");
-    for (const auto& [name, t] : certs_)
-        for (const auto& [reason, n] : t->publish_failures)
-            add(fmt::format("ocsp_stapler_publish_failures_total{{certificate=\"{}\",reason=\"{}\"}} {}\n", label(name),
-                            label(reason), n));
-    add("# HELP ocsp_stapler_expiry_alerts_total Staples that came within an expiry_alert threshold of "
-        "nextUpdate.\n# TYPE ocsp_stapler_expiry_alerts_total counter\n");
-    for (const auto& [name, t] : certs_)
-        add(fmt::format("ocsp_stapler_expiry_alerts_total{{certificate=\"{}\"}} {}\n", label(name), t->expiry_alerts));
-    return out;
+    if (!problems.empty()) return {false, problems};
+    return {true, "ok"};
 }
 
 }  // namespace ocspkit::stapler::daemon

@@ -1,5 +1,6 @@
 #pragma once
 // Private to the daemon's translation units: the per-certificate record behind stapler_daemon.
+#include <array>
 #include <cstdint>
 #include <exception>
 #include <map>
@@ -38,6 +39,22 @@ struct stapler_daemon::tracked {
     bool persist_failed = false;  // the last save of `state.current` failed: an identical fetch retries it
     std::map<std::string, std::uint64_t, std::less<>> publish_failures;  // ocsp_stapler_publish_failures_total
     std::uint64_t expiry_alerts = 0;
+
+    // One per export_kind, indexed by its value.
+    struct export_state {
+        std::string target;                      // what the fields below are about (a reload may change it)
+        bool attempted = false;                  // false: "pending"
+        std::string error;                       // the last attempt failed: why
+        std::vector<std::uint8_t> delivered;     // the bytes the last successful attempt left there
+        std::optional<sys_seconds> written_at;   // the last write or push
+        std::uint64_t failures = 0;              // ocsp_stapler_export_failures_total
+    };
+    std::array<export_state, export_kinds.size()> exports;
+    bool exporting = false;      // a sync_exports pass is running
+    bool export_again = false;   // ... and someone asked for another one after it
+    std::vector<std::shared_ptr<asio::steady_timer>> export_waiters;
+    export_state& export_of(export_kind k) { return exports[static_cast<std::size_t>(k)]; }
+    const export_state& export_of(export_kind k) const { return exports[static_cast<std::size_t>(k)]; }
 
     tracked(asio::io_context& io, certificate c) : cert(std::move(c)), wake(io) {}
 };

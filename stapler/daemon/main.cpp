@@ -1,13 +1,16 @@
-// ocsp-stapler: fetches, validates, persists and publishes OCSP staples (docs/stapler.md, "Daemon").
+// ocsp-stapler: fetches, validates, persists and publishes OCSP staples (docs/stapler.md, "Daemon";
+// docs/man/ocsp-stapler.8).
 //   ocsp-stapler --config FILE [--check-config] [--ready-file PATH]     run (or only check the config)
 //   ocsp-stapler status --config FILE [--json]                          ask the running daemon
 //   ocsp-stapler refresh --config FILE [NAME]                           fetch now and report
+//   ocsp-stapler --version
 // Exit codes: 0 ok, 1 runtime failure / daemon unreachable, 2 bad usage or configuration,
 // 3 status: not ready yet, 4 refresh: a fetch failed.
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +22,8 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "common/log_format.hpp"
+#include "common/version.hpp"
 #include "stapler/daemon/config.hpp"
 #include "stapler/daemon/control.hpp"
 #include "stapler/daemon/daemon.hpp"
@@ -34,10 +39,10 @@ namespace {
 constexpr int exit_runtime = 1;
 constexpr int exit_config = 2;
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+std::shared_ptr<spdlog::logger> make_logger(const stapler_config& config) {
     auto log = std::make_shared<spdlog::logger>("stapler", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ [%n] %l: %v", spdlog::pattern_time_type::utc);
-    log->set_level(spdlog::level::from_str(level));
+    apply_log_format(*log, config.log_format);
+    log->set_level(spdlog::level::from_str(config.log_level));
     spdlog::register_logger(log);
     return log;
 }
@@ -66,8 +71,13 @@ int run(const std::string& config_file, bool check_only, const std::string& read
     try {
         config = load_config(config_file);
         inv = build_inventory(config);
+        // As the user that runs this: `sudo -u ocsp-stapler ocsp-stapler --check-config` checks for the
+        // service, and the daemon checks again at start-up.
+        check_export_folders(config, inv);
     } catch (const std::exception& e) {
-        std::cerr << "ocsp-stapler: " << e.what() << "\n";
+        // Every line: several export folders can be wrong at once.
+        std::istringstream lines(e.what());
+        for (std::string line; std::getline(lines, line);) std::cerr << "ocsp-stapler: " << line << "\n";
         return exit_config;
     }
     if (check_only) {
@@ -78,7 +88,10 @@ int run(const std::string& config_file, bool check_only, const std::string& read
         std::cout << config_file << ": OK\n";
         return 0;
     }
-    auto log = make_logger(config.log_level);
+    auto log = make_logger(config);
+    log->info("ocsp-stapler {} starting", ocspkit::version_text);
+    if (config.deprecated_log_level)
+        log->warn("{}: [stapler] log_level is deprecated; write it as [log] level", config.source.string());
     system_clock_source clock;
     try {
         asio::io_context io(1);
@@ -88,7 +101,13 @@ int run(const std::string& config_file, bool check_only, const std::string& read
         control.open();
         std::optional<metrics_server> metrics;
         if (!config.metrics_listen.empty()) {
-            metrics.emplace(io, [&daemon] { return daemon.render_metrics(); }, log);
+            metrics.emplace(
+                io, [&daemon] { return daemon.render_metrics(); },
+                [&daemon] {
+                    auto h = daemon.health();
+                    return std::pair<bool, std::string>{h.ok, std::move(h.reason)};
+                },
+                log);
             metrics->listen(config.metrics_listen);
             metrics->start();
         }
@@ -137,6 +156,8 @@ int main(int argc, char** argv) {
     std::string config_file;
     std::string ready_file;
     bool check_only = false;
+    app.set_version_flag("--version", "ocsp-stapler " + std::string(ocspkit::version_text),
+                         "print the version and exit");
     app.add_option("-c,--config", config_file, "configuration file (TOML)");
     app.add_flag("--check-config", check_only, "validate the configuration and the certificates, then exit (0 or 2)");
     app.add_option("--ready-file", ready_file, "write \"ready\\n\" to this file once the start-up fetches are done");

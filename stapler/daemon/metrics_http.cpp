@@ -18,8 +18,22 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-metrics_server::metrics_server(asio::io_context& io, render_fn render, std::shared_ptr<spdlog::logger> log)
-    : io_(io), render_(std::move(render)), log_(std::move(log)), acceptor_(io) {}
+metrics_server::metrics_server(asio::io_context& io, render_fn render, health_fn health,
+                               std::shared_ptr<spdlog::logger> log)
+    : io_(io), render_(std::move(render)), health_(std::move(health)), log_(std::move(log)), acceptor_(io) {}
+
+scrape_reply metrics_server::answer(std::string_view method, std::string_view target, const render_fn& render,
+                                    const health_fn& health) {
+    if (method != "GET" && method != "HEAD") return {405, "text/plain; charset=utf-8", "only GET and HEAD\n"};
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", render()};
+    if (path == "/health") {
+        // A load balancer or systemd-style probe needs only the status; the body says why for a human.
+        auto [ok, reason] = health();
+        return {ok ? 200u : 503u, "text/plain; charset=utf-8", reason + "\n"};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics or /health\n"};
+}
 
 void metrics_server::listen(const std::string& address) {
     std::string host;
@@ -41,7 +55,8 @@ void metrics_server::listen(const std::string& address) {
     if (!bec) acceptor_.bind(ep, bec);
     if (!bec) acceptor_.listen(64, bec);
     if (bec) throw std::runtime_error(fmt::format("metrics_listen '{}': {}", address, bec.message()));
-    log_->info("metrics on http://{}:{}/metrics", address.substr(0, colon), acceptor_.local_endpoint().port());
+    log_->info("metrics on http://{0}:{1}/metrics, health on http://{0}:{1}/health", address.substr(0, colon),
+               acceptor_.local_endpoint().port());
 }
 
 unsigned short metrics_server::port() const { return acceptor_.local_endpoint().port(); }
@@ -73,21 +88,16 @@ asio::awaitable<void> metrics_server::session(tcp::socket socket) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     const auto& req = parser.get();
+    auto reply = answer(std::string_view(req.method_string().data(), req.method_string().size()),
+                        std::string_view(req.target().data(), req.target().size()), render_, health_);
     http::response<http::string_body> res;
     res.version(11);
     res.keep_alive(false);
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-        res.result(http::status::method_not_allowed);
-        res.set(http::field::allow, "GET, HEAD");
-    } else if (req.target() != "/metrics") {
-        res.result(http::status::not_found);
-        res.body() = "not found: try /metrics\n";
-    } else {
-        res.result(http::status::ok);
-        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        res.body() = render_();
-    }
-    res.prepare_payload();
+    res.result(reply.status);
+    if (reply.status == 405) res.set(http::field::allow, "GET, HEAD");
+    if (!reply.content_type.empty()) res.set(http::field::content_type, reply.content_type);
+    res.body() = std::move(reply.body);
+    res.prepare_payload();  // HEAD: the Content-Length of the GET body, then no body
     if (req.method() == http::verb::head) res.body().clear();
     co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     boost::system::error_code ignored;

@@ -1,9 +1,12 @@
 #pragma once
-// GET /metrics (Prometheus text format 0.0.4) on [stapler] metrics_listen. One request per connection,
-// a 10 s deadline and an 8 KiB header limit per session: it is a scrape endpoint, not a web server.
+// On [stapler] metrics_listen: GET /metrics (Prometheus text format 0.0.4) and GET /health (200 "ok", or
+// 503 with one line per problem: stapler_daemon::health()); HEAD answers both with the same status and
+// headers. One request per connection, a 10 s deadline and an 8 KiB header limit per session: it is a
+// scrape endpoint, not a web server.
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,10 +15,22 @@
 
 namespace ocspkit::stapler::daemon {
 
+// What one request gets, decided without sockets.
+struct scrape_reply {
+    unsigned status = 200;
+    std::string content_type;  // empty: none
+    std::string body;          // HEAD: sent as Content-Length only
+};
+
 class metrics_server {
 public:
     using render_fn = std::function<std::string()>;
-    metrics_server(boost::asio::io_context& io, render_fn render, std::shared_ptr<spdlog::logger> log);
+    using health_fn = std::function<std::pair<bool, std::string>()>;  // (healthy, reason)
+    metrics_server(boost::asio::io_context& io, render_fn render, health_fn health, std::shared_ptr<spdlog::logger> log);
+
+    // `method` "GET" or "HEAD" (others get 405), `target` the request target (a query string is ignored).
+    static scrape_reply answer(std::string_view method, std::string_view target, const render_fn& render,
+                               const health_fn& health);
     // "127.0.0.1:9180" or "[::1]:9180"; port 0 picks one. Throws std::runtime_error.
     void listen(const std::string& address);
     unsigned short port() const;
@@ -28,6 +43,7 @@ private:
 
     boost::asio::io_context& io_;
     render_fn render_;
+    health_fn health_;
     std::shared_ptr<spdlog::logger> log_;
     boost::asio::ip::tcp::acceptor acceptor_;
 };

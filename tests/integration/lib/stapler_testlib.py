@@ -12,6 +12,7 @@ import select
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class Stapler:
     """
 
     def __init__(self, workdir, certificates=(), stapler=None, defaults=None, nginx=None, haproxy=None,
-                 directories=(), start=True, ready_timeout=30):
+                 directories=(), start=True, ready_timeout=30, log=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "stapler.toml"
@@ -112,6 +113,10 @@ class Stapler:
             "log_level": "debug",
         }
         self.stapler_settings.update(stapler or {})
+        # A [log] table replaces the deprecated [stapler] log_level (the daemon refuses both at once).
+        self.log = dict(log) if log is not None else None
+        if self.log is not None:
+            self.stapler_settings.pop("log_level", None)
         self.defaults = dict(defaults or {})
         self.nginx = nginx
         self.haproxy = haproxy
@@ -126,6 +131,8 @@ class Stapler:
 
     def write_config(self):
         text = toml_table("[stapler]", self.stapler_settings)
+        if self.log is not None:
+            text += toml_table("[log]", self.log)
         if self.defaults:
             text += toml_table("[defaults]", self.defaults)
         if self.nginx is not None:
@@ -228,6 +235,15 @@ class Stapler:
 
     def metrics(self):
         return parse_metrics(self.metrics_text())
+
+    def http(self, path, method="GET"):
+        """(status, headers, body text) of one request to the metrics listener; 4xx/5xx included."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.metrics_port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
 
     def metric(self, name, default=0.0, **labels):
         return metric_value(self.metrics(), name, default, **labels)

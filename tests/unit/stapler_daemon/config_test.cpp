@@ -3,7 +3,11 @@
 #include "stapler/daemon/config.hpp"
 
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -74,6 +78,14 @@ INSTANTIATE_TEST_SUITE_P(
                    ":2: key 'stapler.expiry_alert': must be a duration"},
         error_case{"bad_log_level", "[stapler]\nlog_level = \"loud\"\n[[certificate]]\nchain = \"a.pem\"\n",
                    ":2: key 'stapler.log_level': 'loud' is not a log level"},
+        error_case{"bad_log_section_level", "[log]\nlevel = \"loud\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'log.level': 'loud' is not a log level (trace, debug, info, warn, error, critical, off)"},
+        error_case{"bad_log_format", "[log]\nformat = \"xml\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'log.format': 'xml' is not one of: text, json"},
+        error_case{"unknown_log_key", "[log]\nfile = \"/var/log/x\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":2: key 'log.file': unknown key"},
+        error_case{"log_level_twice", "[stapler]\nlog_level = \"info\"\n[log]\nlevel = \"debug\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                   ":4: key 'log.level': also set as stapler.log_level (line 2), its deprecated spelling; remove that one"},
         error_case{"bad_policy", "[defaults]\npolicy = \"strict\"\n[[certificate]]\nchain = \"a.pem\"\n",
                    ":2: key 'defaults.policy': 'strict' is not one of: soft, hard"},
         error_case{"bad_hash_override", "[[certificate]]\nchain = \"a.pem\"\nhash = \"md5\"\n",
@@ -144,6 +156,22 @@ timeout = "500ms"
     EXPECT_EQ(e.settings.method, request_method::post);
     EXPECT_EQ(e.settings.timeout, std::chrono::milliseconds{500});
     EXPECT_EQ(e.settings.policy, staple_policy::soft);
+}
+
+TEST(stapler_config, log_section_and_the_deprecated_log_level) {
+    auto c = parse_config("[log]\nlevel = \"debug\"\nformat = \"json\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                          "/etc/ocsp-stapler/stapler.toml");
+    EXPECT_EQ(c.log_level, "debug");
+    EXPECT_EQ(c.log_format, log_format::json);
+    EXPECT_FALSE(c.deprecated_log_level);
+    c = parse_config("[stapler]\nlog_level = \"warn\"\n[log]\nformat = \"text\"\n[[certificate]]\nchain = \"a.pem\"\n",
+                     "/etc/ocsp-stapler/stapler.toml");
+    EXPECT_EQ(c.log_level, "warn");
+    EXPECT_EQ(c.log_format, log_format::text);
+    EXPECT_TRUE(c.deprecated_log_level);
+    c = parse_config("[[certificate]]\nchain = \"a.pem\"\n", "/etc/ocsp-stapler/stapler.toml");
+    EXPECT_EQ(c.log_level, "info");
+    EXPECT_EQ(c.log_format, log_format::text);
 }
 
 // Chain files on disk for the inventory tests.
@@ -299,6 +327,85 @@ TEST(stapler_inventory, certificate_names_are_file_names) {
     EXPECT_FALSE(valid_certificate_name(".hidden"));
     EXPECT_FALSE(valid_certificate_name("a/b"));
     EXPECT_FALSE(valid_certificate_name("a b"));
+}
+
+std::string export_error(files& f, const std::string& text) {
+    auto path = f.config(text);
+    return error_of([&] {
+        auto c = load_config(path);
+        check_export_folders(c, build_inventory(c));
+    });
+}
+
+TEST(stapler_exports, folders_that_exist_and_are_writable_pass) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.ca.cert.get());
+    std::filesystem::create_directory(f.dir / "nginx");
+    EXPECT_EQ(export_error(f, "[[certificate]]\nchain = \"www.pem\"\nnginx_file = \"nginx/www.der\"\nhaproxy = true\n"),
+              "(no error)");
+}
+
+TEST(stapler_exports, missing_nginx_folder_names_certificate_file_and_fix) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.ca.cert.get());
+    const auto m = export_error(f, "[[certificate]]\nchain = \"www.pem\"\n\nnginx_file = \"nginx/www.der\"\n");
+    const std::string folder = (f.dir / "nginx").string();
+    EXPECT_EQ(m, (f.dir / "stapler.toml").string() + ":4: key 'certificate[0].nginx_file': certificate 'www': cannot "
+                 "write " + folder + "/www.der: the folder " + folder + " does not exist; create it, writable by the "
+                 "user ocsp-stapler runs as (e.g. install -d -o ocsp-stapler -g ocsp-stapler -m 0755 " + folder + ")");
+}
+
+TEST(stapler_exports, every_problem_is_listed_once_per_folder) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.ca.cert.get());
+    f.chain("strict.pem", f.strict.cert.get(), f.ca.cert.get());
+    write_file(f.dir / "plain-file", "x");
+    std::filesystem::create_directory(f.dir / "www.der.d");
+    const auto m = export_error(f, "[[certificate]]\nchain = \"www.pem\"\nnginx_file = \"gone/www.der\"\n"
+                                   "[[certificate]]\nchain = \"strict.pem\"\nnginx_file = \"gone/strict.der\"\n"
+                                   "[[certificate]]\nname = \"third\"\nchain = \"strict.pem\"\n"
+                                   "nginx_file = \"plain-file/third.der\"\n"
+                                   "[[certificate]]\nname = \"fourth\"\nchain = \"www.pem\"\nnginx_file = \"www.der.d\"\n");
+    // "gone" once (for www, the first that needs it), then the file used as a folder, then the folder used
+    // as a file.
+    std::vector<std::string> lines;
+    std::istringstream in(m);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ASSERT_EQ(lines.size(), 3u) << m;
+    EXPECT_NE(lines[0].find(":3: key 'certificate[0].nginx_file': certificate 'www': cannot write"), std::string::npos) << m;
+    EXPECT_NE(lines[0].find((f.dir / "gone").string() + " does not exist"), std::string::npos) << m;
+    EXPECT_NE(lines[1].find(":10: key 'certificate[2].nginx_file': certificate 'third': cannot write"), std::string::npos) << m;
+    EXPECT_NE(lines[1].find("is not a folder"), std::string::npos) << m;
+    EXPECT_NE(lines[2].find(":14: key 'certificate[3].nginx_file': certificate 'fourth'"), std::string::npos) << m;
+    EXPECT_NE(lines[2].find((f.dir / "www.der.d").string() + " is a folder; name a file in it instead"), std::string::npos) << m;
+}
+
+TEST(stapler_exports, haproxy_folder_of_a_directory_is_checked_at_its_haproxy_key) {
+    files f;
+    std::filesystem::create_directory(f.dir / "stapled");
+    f.chain("stapled/www.pem", f.www.cert.get(), f.ca.cert.get());
+    f.chain("stapled/strict.pem", f.strict.cert.get(), f.ca.cert.get());
+    if (::geteuid() == 0) GTEST_SKIP() << "root writes into a read-only folder; test_exports.py checks it as nobody";
+    std::filesystem::permissions(f.dir / "stapled", std::filesystem::perms::owner_write, std::filesystem::perm_options::remove);
+    const auto m = export_error(f, "[[directory]]\npath = \"stapled\"\nhaproxy = true\n");
+    std::filesystem::permissions(f.dir / "stapled", std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+    EXPECT_NE(m.find(":3: key 'directory[0].haproxy': certificate 'strict': cannot write " +
+                     (f.dir / "stapled" / "strict.pem.ocsp").string() + ": the folder " +
+                     (f.dir / "stapled").string() + " is not writable by "),
+              std::string::npos)
+        << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << "one line for the folder: " << m;
+}
+
+TEST(stapler_exports, absolute_nginx_file_two_folders_below_what_exists) {
+    files f;
+    f.chain("www.pem", f.www.cert.get(), f.ca.cert.get());
+    const auto file = f.dir / "a" / "b" / "www.der";
+    const auto m = export_error(f, "[[certificate]]\nchain = \"www.pem\"\nnginx_file = \"" + file.string() + "\"\n");
+    EXPECT_NE(m.find(":3: key 'certificate[0].nginx_file': certificate 'www': cannot write " + file.string() +
+                     ": the folder " + file.parent_path().string() + " does not exist"),
+              std::string::npos)
+        << m;
 }
 
 }  // namespace

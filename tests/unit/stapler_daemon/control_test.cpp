@@ -50,6 +50,57 @@ TEST(control_json, status_has_every_field_with_rfc3339_times_or_null) {
     EXPECT_EQ(c.at("last_error").as_string(), "timeout: no answer");
 }
 
+TEST(control_json, status_follows_the_shared_json_conventions) {
+    status_snapshot s;
+    s.ready = false;
+    status_row row;
+    row.name = "www";
+    row.serial = "0A1B";
+    row.status = "revoked";
+    row.action = "staple";
+    row.policy = "hard";
+    row.must_staple = true;
+    row.revocation_time = reference_time - 1h;
+    row.revocation_reason = 1;
+    row.last_error = "nginx_file: cannot write: cannot create /x/www.der.tmp.1: No such file or directory";
+    row.exports.push_back({export_kind::nginx_file, "/x/www.der", "failed", "cannot write: ...", std::nullopt, 3});
+    row.exports.push_back({export_kind::haproxy_api, "/run/haproxy.sock", "ok", "", reference_time, 0});
+    s.certificates.push_back(row);
+    row.name = "other";
+    row.revocation_reason = 6;
+    s.certificates.push_back(row);
+    row.revocation_reason = 7;  // unassigned in RFC 5280
+    s.certificates.push_back(row);
+    auto v = boost::json::parse(status_json(s)).as_object();
+    EXPECT_FALSE(v.at("ready").as_bool());
+    const auto& c = v.at("certificates").as_array().at(0).as_object();
+    for (const char* key : {"serial", "must_staple", "produced_at", "revocation_time", "revocation_reason",
+                            "last_fetch", "exports"})
+        EXPECT_TRUE(c.contains(key)) << key;
+    EXPECT_EQ(c.at("serial").as_string(), "0A1B");
+    EXPECT_TRUE(c.at("must_staple").as_bool());
+    EXPECT_EQ(c.at("revocation_time").as_string(), "2025-12-31T23:00:00Z");
+    EXPECT_EQ(c.at("revocation_reason").as_string(), "keyCompromise");
+    EXPECT_TRUE(c.at("produced_at").is_null());
+    EXPECT_EQ(c.at("last_error").as_string(), row.last_error);
+    const auto& exports = c.at("exports").as_array();
+    ASSERT_EQ(exports.size(), 2u);
+    const auto& nginx = exports.at(0).as_object();
+    EXPECT_EQ(nginx.at("kind").as_string(), "nginx_file");
+    EXPECT_EQ(nginx.at("target").as_string(), "/x/www.der");
+    EXPECT_EQ(nginx.at("state").as_string(), "failed");
+    EXPECT_EQ(nginx.at("last_error").as_string(), "cannot write: ...");
+    EXPECT_TRUE(nginx.at("written_at").is_null());
+    EXPECT_EQ(nginx.at("failures").as_int64(), 3);
+    const auto& api = exports.at(1).as_object();
+    EXPECT_EQ(api.at("kind").as_string(), "haproxy_api");
+    EXPECT_TRUE(api.at("last_error").is_null());
+    EXPECT_EQ(api.at("written_at").as_string(), "2026-01-01T00:00:00Z");
+    const auto& certs = v.at("certificates").as_array();
+    EXPECT_EQ(certs.at(1).at("revocation_reason").as_string(), "certificateHold");
+    EXPECT_EQ(certs.at(2).at("revocation_reason").as_string(), "reason7");
+}
+
 TEST(control_json, refresh_results_and_errors) {
     std::vector<fetch_report> reports{{"a", true, "revoked", "", ""}, {"b", false, "", "timeout", "10s passed"}};
     auto v = boost::json::parse(refresh_json(true, reports)).as_object();
