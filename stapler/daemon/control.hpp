@@ -57,7 +57,7 @@ private:
 
 // Clients. Exit codes as docs/stapler.md states them:
 //   status:  0 answered and ready, 3 answered but not ready, 1 unreachable
-//   refresh: 0 every fetch succeeded, 4 one failed (or no such certificate), 1 unreachable
+//   refresh: 0 every fetch (and its exports) succeeded, 4 one failed (or no such certificate), 1 unreachable
 int status_command(const std::filesystem::path& socket, bool json, std::ostream& out, std::ostream& err);
 int refresh_command(const std::filesystem::path& socket, const std::optional<std::string>& name, std::ostream& out,
                     std::ostream& err);

@@ -93,6 +93,16 @@ class ExportFailures(StaplerFixtures, unittest.TestCase):
         self.assertIn("Cert Status: revoked", response_text(staple_file))
         self.assertTrue(stapler.alive())
 
+        # And nginx, which would have refused to start without the file, starts and staples it.
+        if have_nginx():
+            www = self.certs["www"]
+            nginx = Nginx(self.workdir("nginx-www"), free_port(), www["chain"], www["key"],
+                          server_directives=stapling_directives(staple_file))
+            self.addCleanup(nginx.stop)
+            nginx.start()
+            hs = handshake(nginx.port, self.pki.ca_cert, wait_close=False)
+            self.assert_stapled(hs, "revoked", "by nginx from the rewritten file\n" + nginx.logs())
+
     def test_sighup_writes_the_file_when_the_folder_is_back(self):
         folder = self.workdir("nginx-hup")
         staple_file = folder / "hup.der"
