@@ -55,6 +55,61 @@ result<serial_number> serial_number::from_hex(std::string_view hex) {
     return serial_number{std::move(magnitude)};
 }
 
+result<serial_number> serial_number::parse(std::string_view text, bool decimal) {
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+    while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+    std::string_view body = text;
+    constexpr std::string_view prefix = "serial=";
+    if (body.size() >= prefix.size() &&
+        std::equal(prefix.begin(), prefix.end(), body.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+        body.remove_prefix(prefix.size());
+    }
+    if (decimal) {
+        auto out = from_decimal(body);
+        if (!out) return error{fmt::format("serial '{}': not a decimal number", text)};
+        return out;
+    }
+    std::string clean;
+    clean.reserve(body.size());
+    for (char c : body) {
+        if (c != ' ' && c != '\t') clean.push_back(c);
+    }
+    auto out = from_hex(clean);
+    if (!out) {
+        // Report the text as typed, not the cleaned copy.
+        const std::string& m = out.error_message();
+        const auto colon = m.find("': ");
+        return error{fmt::format("serial '{}': {}", text, colon == std::string::npos ? m : m.substr(colon + 3))};
+    }
+    return out;
+}
+
+result<serial_number> serial_number::from_decimal(std::string_view digits) {
+    if (digits.empty()) return error{"serial '': no decimal digits"};
+    std::vector<std::uint8_t> value{0};  // big-endian magnitude
+    for (char c : digits) {
+        if (c < '0' || c > '9') return error{fmt::format("serial '{}': not a decimal number", digits)};
+        unsigned carry = static_cast<unsigned>(c - '0');
+        for (auto it = value.rbegin(); it != value.rend(); ++it) {
+            const unsigned v = static_cast<unsigned>(*it) * 10 + carry;
+            *it = static_cast<std::uint8_t>(v & 0xff);
+            carry = v >> 8;
+        }
+        if (carry != 0) value.insert(value.begin(), static_cast<std::uint8_t>(carry));
+        // Stop growing past the limit (plus the leading zero that canonical() may drop).
+        if (value.size() > max_octets + 1) {
+            return error{fmt::format("serial '{}': more than {} octets", digits, max_octets)};
+        }
+    }
+    auto magnitude = canonical(value.data(), value.size());
+    if (magnitude.size() > max_octets) {
+        return error{fmt::format("serial '{}': {} octets, more than {}", digits, magnitude.size(), max_octets)};
+    }
+    return serial_number{std::move(magnitude)};
+}
+
 result<serial_number> serial_number::from_bytes(const std::uint8_t* data, std::size_t len) {
     if (len == 0) return error{"serial: no octets"};
     auto magnitude = canonical(data, len);

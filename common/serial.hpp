@@ -22,6 +22,13 @@ public:
     // Hex as `openssl x509 -serial` and index.txt print it; case-insensitive, optional "0x" prefix,
     // odd length and leading zeros tolerated; ':' separators (as `x509 -text` prints) accepted.
     static result<serial_number> from_hex(std::string_view hex);
+    // A serial as a person types or pastes it: surrounding blanks, a `serial=` prefix (what
+    // `openssl x509 -noout -serial` prints), ':' or ' ' between octets ("10:04", "10 04"), "0x". With
+    // `decimal`, the digits are read as a decimal number instead (`openssl x509 -text` prints small
+    // serials in decimal).
+    static result<serial_number> parse(std::string_view text, bool decimal = false);
+    // From a decimal number of any length (as long as the value fits in max_octets).
+    static result<serial_number> from_decimal(std::string_view digits);
     // From raw big-endian magnitude octets (leading zeros dropped).
     static result<serial_number> from_bytes(const std::uint8_t* data, std::size_t len);
     static result<serial_number> from_bytes(const std::vector<std::uint8_t>& octets) {

@@ -148,6 +148,25 @@ std::vector<std::uint8_t> statement::column_blob(int column) const {
     return {data, data + len};
 }
 
+backup::backup(connection& destination, const connection& source)
+    : destination_(destination), backup_(sqlite3_backup_init(destination.get(), "main", source.get(), "main")) {
+    // On failure the error is left in the destination connection.
+    if (!backup_) destination_.fail(fmt::format("cannot start a backup from {}", source.path().string()), sqlite3_errcode(destination.get()));
+}
+
+bool backup::step(int pages) {
+    const int rc = sqlite3_backup_step(backup_.get(), pages);
+    if (rc == SQLITE_DONE) return true;
+    if (rc == SQLITE_OK) return false;
+    // sqlite3_backup_step leaves no message in the destination connection for BUSY/LOCKED.
+    throw sqlite_error(describe(destination_.path(), "backup step", sqlite3_errstr(rc), rc), rc);
+}
+
+void backup::finish() {
+    const int rc = sqlite3_backup_finish(backup_.release());
+    if (rc != SQLITE_OK) destination_.fail("cannot finish the backup", rc);
+}
+
 transaction::transaction(connection& conn) : conn_(conn) {
     // IMMEDIATE takes the write lock now, so a busy database fails here (after busy_timeout) instead of
     // halfway through the writes with SQLITE_BUSY on a lock upgrade that the timeout cannot resolve.

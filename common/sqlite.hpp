@@ -32,8 +32,12 @@ struct db_deleter {
 struct stmt_deleter {
     void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
+struct backup_deleter {
+    void operator()(sqlite3_backup* b) const noexcept { sqlite3_backup_finish(b); }
+};
 using db_ptr = std::unique_ptr<sqlite3, db_deleter>;
 using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_deleter>;
+using backup_ptr = std::unique_ptr<sqlite3_backup, backup_deleter>;
 
 enum class open_mode { read_only, read_write, read_write_create };
 
@@ -88,6 +92,25 @@ public:
 private:
     const connection* conn_;
     stmt_ptr stmt_;
+};
+
+// The online backup API (https://sqlite.org/backup.html): copies `source`'s main database into
+// `destination`'s, page by page, as one write transaction on the destination. The destination's write
+// lock is taken by the first step() and held until the copy is done; the source is read in a read
+// transaction per step, so step(-1) copies one consistent snapshot while other connections keep writing
+// (WAL). Destroying an unfinished backup finishes it (the destination keeps its old content).
+class backup {
+public:
+    backup(connection& destination, const connection& source);
+    // Copies up to `pages` pages (-1: all). Returns true when the copy is complete. Throws sqlite_error
+    // (is_busy() when a lock was not available within the destination's busy timeout).
+    bool step(int pages);
+    // Releases the backup and reports a failure it ended with.
+    void finish();
+
+private:
+    connection& destination_;
+    backup_ptr backup_;
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() ran: a failure anywhere in a

@@ -9,6 +9,8 @@
 
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
+#include "schema/db_problems.hpp"
+#include "schema/import_rule.hpp"
 #include "schema/migrations.hpp"
 
 namespace ocspkit::schema {
@@ -163,7 +165,7 @@ bytes subject_der_of(X509* cert) {
     return out;
 }
 
-void migrate(sqlite::connection& conn, sqlite::open_mode mode) {
+void migrate(sqlite::connection& conn, sqlite::open_mode mode, const audit_context& actor) {
     const std::string file = conn.path().string();
     if (mode == sqlite::open_mode::read_write_create) {
         // Persistent in the file: readers never block the writer and the writer never blocks readers.
@@ -181,10 +183,20 @@ void migrate(sqlite::connection& conn, sqlite::open_mode mode) {
         }
         conn.exec(fmt::format("PRAGMA application_id = {}", application_id));
     }
+    int reached = static_cast<int>(version);
     for (const auto& m : migrations()) {
         if (m.version <= version) continue;
         conn.exec(m.sql);
         conn.exec(fmt::format("PRAGMA user_version = {}", m.version));
+        reached = m.version;
+    }
+    if (reached != version) {
+        // The audit table exists from version 2 on; the creation or migration is its first entry.
+        auto insert = conn.prepare(audit_insert_sql);
+        audit_entry entry;
+        entry.detail = version == 0 ? fmt::format("schema created at version {}", reached)
+                                    : fmt::format("schema migrated from version {} to {}", version, reached);
+        write_audit(insert, actor, entry);
     }
     txn.commit();
 }
@@ -279,8 +291,8 @@ struct cert_index::statements {
     std::optional<statement> changes;
 };
 
-cert_index::cert_index(std::unique_ptr<sqlite::connection> conn)
-    : conn_(std::move(conn)), stmts_(std::make_unique<statements>()) {}
+cert_index::cert_index(std::unique_ptr<sqlite::connection> conn, audit_context audit)
+    : conn_(std::move(conn)), stmts_(std::make_unique<statements>()), audit_(std::move(audit)) {}
 cert_index::cert_index(cert_index&&) noexcept = default;
 cert_index& cert_index::operator=(cert_index&&) noexcept = default;
 // Statements must be finalized before their connection closes: declared after conn_, stmts_ goes first.
@@ -292,11 +304,20 @@ sqlite::statement& cert_index::cached(std::optional<sqlite::statement>& slot, st
 }
 
 cert_index cert_index::open(const std::filesystem::path& file, sqlite::open_mode mode,
-                            std::chrono::milliseconds busy_timeout) {
-    const std::string name = file.string();
-    if (mode != sqlite::open_mode::read_write_create && !std::filesystem::exists(file)) {
-        throw schema_error(fmt::format("{}: database does not exist; create it with `ocspctl init --db {}`", name, name));
+                            std::chrono::milliseconds busy_timeout, std::optional<audit_context> audit) {
+    // Said before SQLite tries: its own words ("unable to open database file", "attempt to write a
+    // readonly database") name neither the file in the way nor the fix.
+    if (auto problem = access_problem(file, mode)) throw database_error(*problem);
+    try {
+        return open_checked(file, mode, busy_timeout, audit ? std::move(*audit) : audit_context{});
+    } catch (const sqlite::sqlite_error& e) {
+        throw database_error(explain(file, e, mode, busy_timeout));
     }
+}
+
+cert_index cert_index::open_checked(const std::filesystem::path& file, sqlite::open_mode mode,
+                                    std::chrono::milliseconds busy_timeout, audit_context audit) {
+    const std::string name = file.string();
     auto conn = std::make_unique<sqlite::connection>(file, mode, busy_timeout);
     // The schema's triggers stamp and count the writes of foreign clients (migrations.cpp). Our writers do
     // that work themselves, once per transaction; the per-row trigger programs would cost a sixth of a
@@ -334,9 +355,9 @@ cert_index cert_index::open(const std::filesystem::path& file, sqlite::open_mode
                                            "migrate it with `ocspctl init --db {}`",
                                            name, version, current_schema_version, name));
         }
-        migrate(*conn, mode);
+        migrate(*conn, mode, audit);
     }
-    return cert_index{std::move(conn)};
+    return cert_index{std::move(conn), std::move(audit)};
 }
 
 int cert_index::schema_version() const { return static_cast<int>(pragma_int(*conn_, "user_version")); }
@@ -374,6 +395,11 @@ std::int64_t cert_index::add_issuer_at(X509* ca_cert, std::optional<sys_seconds>
     insert.run();
     const std::int64_t id = conn_->last_insert_rowid();
     bump_counter();
+    auto log = conn_->prepare(audit_insert_sql);
+    audit_entry entry;
+    entry.issuer_id = id;
+    entry.detail = fmt::format("issuer added: {}", subject);
+    write_audit(log, audit_, entry);
     txn.commit();
     return id;
 }
@@ -422,6 +448,11 @@ void cert_index::set_issuer_enabled(std::int64_t id, bool enabled) {
     s.bind(1, id).bind(2, std::int64_t{enabled ? 1 : 0});
     s.run();
     bump_counter();
+    auto log = conn_->prepare(audit_insert_sql);
+    audit_entry entry;
+    entry.issuer_id = id;
+    entry.detail = fmt::format("issuer {}: {}", enabled ? "enabled" : "disabled", current->subject);
+    write_audit(log, audit_, entry);
     txn.commit();
 }
 
@@ -507,7 +538,10 @@ cert_index::write_batch::write_batch(cert_index& index)
           "invalidity_date = ?8, hold_instruction = ?9, subject = ?10, cert_der = ?11, change_seq = ?12 "
           "WHERE issuer_id = ?1 AND serial = ?2")),
       select_(index.conn_->prepare(
-          fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND serial = ?2", cert_columns))) {}
+          fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND serial = ?2", cert_columns))),
+      audit_(index.conn_->prepare(audit_insert_sql)) {}
+
+void cert_index::write_batch::audit(const audit_entry& entry) { write_audit(audit_, index_.audit_, entry); }
 
 cert_index::write_batch cert_index::begin_write() { return write_batch{*this}; }
 
@@ -520,7 +554,8 @@ std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id,
     return read_cert(s);
 }
 
-result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec) {
+result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, const merge_options& options) {
+    conflict_.reset();
     if (auto problem = check_consistency(rec)) return error{std::move(*problem)};
     if (rec.issuer_id != checked_issuer_) {
         // Checked here for a clear message; the foreign key would only say "FOREIGN KEY constraint failed".
@@ -535,6 +570,8 @@ result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec) {
     insert_.run();
     if (index_.conn_->changes() == 1) {
         ++changed_;
+        audit_entry entry{rec.issuer_id, rec.serial, std::nullopt, rec.status, std::string{options.detail}};
+        write_audit(audit_, index_.audit_, entry);
         return upsert_outcome::inserted;
     }
 
@@ -552,19 +589,39 @@ result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec) {
         return error{fmt::format("serial {}: a different certificate with this serial is already stored",
                                  rec.serial.to_hex())};
     }
+    bool kept = false;
+    if (options.import_rule) {
+        std::optional<sys_seconds> lifted;
+        // Only the one case that needs it asks the audit: a hold in the file on a row that is good now.
+        if (existing->status == cert_status::good && merged.status == cert_status::hold) {
+            lifted = index_.last_hold_lift(rec.issuer_id, rec.serial);
+        }
+        auto decision = decide_import(*existing, merged, options.force, lifted);
+        conflict_ = std::move(decision.conflict);
+        if (decision.resolution == import_resolution::keep_index) {
+            kept = true;
+            merged.status = existing->status;
+            merged.revocation_time = existing->revocation_time;
+            merged.reason = existing->reason;
+            merged.invalidity_date = existing->invalidity_date;
+            merged.hold_instruction = existing->hold_instruction;
+        }
+    }
     if (existing->status == cert_status::revoked && merged.status != cert_status::revoked) {
         const std::string how = existing->reason ? fmt::format("with reason {}", reason_name(*existing->reason))
                                                  : std::string{"(no reason code)"};
         return error{fmt::format("serial {} is revoked {}; only certificateHold can be lifted (RFC 5280 §5.3.1)",
                                  rec.serial.to_hex(), how)};
     }
-    if (merged.same_content(*existing)) return upsert_outcome::unchanged;
+    if (merged.same_content(*existing)) return kept ? upsert_outcome::kept : upsert_outcome::unchanged;
 
     bind_cert(update_, merged);
     update_.bind(12, seq_);
     update_.run();
     ++changed_;
-    return upsert_outcome::updated;
+    audit_entry entry{rec.issuer_id, rec.serial, existing->status, merged.status, std::string{options.detail}};
+    write_audit(audit_, index_.audit_, entry);
+    return kept ? upsert_outcome::kept : upsert_outcome::updated;
 }
 
 bool cert_index::write_batch::upsert(const cert_record& rec) {

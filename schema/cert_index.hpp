@@ -25,7 +25,8 @@ namespace ocspkit::schema {
 using sys_seconds = std::chrono::sys_seconds;
 
 // The newest schema version this build knows; a database with a higher user_version is refused.
-inline constexpr int current_schema_version = 1;
+// Version 2 added the append-only audit table.
+inline constexpr int current_schema_version = 2;
 
 enum class cert_status : int { good = 0, revoked = 1, hold = 2 };
 
@@ -100,8 +101,76 @@ class not_found_error : public index_error {
 public:
     using index_error::index_error;
 };
+// The database file cannot be opened or read as it is: missing, no permission, corrupt, locked. The
+// message names the path and the fix (schema/db_problems.hpp).
+class database_error : public schema_error {
+public:
+    using schema_error::schema_error;
+};
 
-enum class upsert_outcome { inserted, updated, unchanged };
+// Who makes a change, written into the audit table (schema version 2) with every change. The library
+// never reads the environment: the CLI fills this in (geteuid's name, $SUDO_USER, the subcommand).
+struct audit_context {
+    std::string unix_user;
+    std::optional<std::string> sudo_user;
+    std::string command;                // "revoke", "import-index", ...
+    std::optional<sys_seconds> time;    // absent: SQLite's unixepoch() at the write
+};
+
+// One row of the audit table. Rows are written by the library in the transaction of the change they
+// record and never updated or deleted (triggers refuse that to other SQLite clients).
+struct audit_entry {
+    std::optional<std::int64_t> issuer_id;
+    std::optional<serial_number> serial;
+    std::optional<cert_status> old_status;  // absent: the certificate was not in the index
+    std::optional<cert_status> new_status;
+    std::string detail;
+};
+
+struct audit_record {
+    std::int64_t id = 0;
+    sys_seconds time;
+    std::string unix_user;
+    std::optional<std::string> sudo_user;
+    std::string command;
+    audit_entry entry;
+};
+
+struct audit_filter {
+    std::optional<sys_seconds> since;
+    std::optional<serial_number> serial;
+    std::optional<std::int64_t> issuer_id;
+};
+
+// inserted/updated/unchanged as the words say; kept: import_rule found a conflict and kept the index's
+// status (other fields may still have been updated, see write_batch::last_conflict()).
+enum class upsert_outcome { inserted, updated, unchanged, kept };
+
+struct merge_options {
+    std::string_view detail;  // written to the audit row of a changed certificate
+    // Apply the import rule (schema/import_rule.hpp) instead of refusing: a revocation or hold in the
+    // index is not lifted or replaced by the incoming row unless `force` (and a permanent revocation never).
+    bool import_rule = false;
+    bool force = false;
+};
+
+// What a backup file holds, read from it.
+struct backup_summary {
+    int schema_version = 0;
+    std::int64_t change_seq = 0;
+    std::int64_t issuers = 0;
+    std::int64_t certificates = 0;
+    std::int64_t revoked = 0;  // revoked or on hold
+};
+
+struct restore_summary {
+    backup_summary restored;
+    std::int64_t previous_change_seq = 0;  // the index's counter before the restore
+    std::int64_t change_seq = 0;           // after: max(previous, backup's) + 1
+    std::size_t status_changes = 0;        // certificates whose status (or presence) differs, each audited
+    // Serials (hex) that were revoked or on hold in the index and are good or absent in the backup.
+    std::vector<std::string> revocations_undone;
+};
 
 class cert_index {
 public:
@@ -109,8 +178,12 @@ public:
     // ("run ocspctl init"); read_write_create creates the file and the schema. Every mode refuses a
     // database whose schema is newer than current_schema_version. busy_timeout: how long a write waits
     // for another writer before failing with SQLITE_BUSY.
+    // `audit` says who is writing; it is stored with every change made through this object (and with the
+    // creation or migration of the schema by this open). Problems with the file itself (missing, no
+    // permission, corrupt, busy) throw database_error with the path and the fix.
     static cert_index open(const std::filesystem::path& file, sqlite::open_mode mode,
-                           std::chrono::milliseconds busy_timeout = std::chrono::milliseconds{5000});
+                           std::chrono::milliseconds busy_timeout = std::chrono::milliseconds{5000},
+                           std::optional<audit_context> audit = std::nullopt);
 
     cert_index(cert_index&&) noexcept;
     cert_index& operator=(cert_index&&) noexcept;
@@ -155,7 +228,12 @@ public:
         // taken from `rec`; cert_der and not_before are kept when `rec` lacks them. Refused (as a value,
         // nothing written) when `rec` is inconsistent or would lift a permanent revocation: RFC 5280
         // §5.3.1 lets only certificateHold be undone.
-        result<upsert_outcome> merge(const cert_record& rec);
+        result<upsert_outcome> merge(const cert_record& rec, const merge_options& options = {});
+        // After merge() returned kept (or took the file's status under force): what the conflict was,
+        // "serial S is revoked in the index (...) but good in the file; kept (...)".
+        const std::optional<std::string>& last_conflict() const noexcept { return conflict_; }
+        // An audit row in this transaction (e.g. an import's summary).
+        void audit(const audit_entry& entry);
         // Sees this batch's own uncommitted writes.
         std::optional<cert_record> find(std::int64_t issuer_id, const serial_number& serial) const;
         void commit();
@@ -171,9 +249,11 @@ public:
         std::int64_t seq_;
         std::size_t changed_ = 0;
         std::int64_t checked_issuer_ = 0;  // the last issuer id merge() found registered
+        std::optional<std::string> conflict_;
         sqlite::statement insert_;
         sqlite::statement update_;
         mutable sqlite::statement select_;  // find() is logically const; stepping changes SQLite state only
+        sqlite::statement audit_;
     };
     write_batch begin_write();
 
@@ -185,6 +265,30 @@ public:
     // out rows with the last number returned: treat it as "everything may have changed".
     std::vector<changed_cert> changes_since(std::int64_t seq, std::size_t limit = 100000) const;
 
+    // --- backup and restore (cert_index_backup.cpp) ---
+    // Writes a consistent copy of the database `db` to `target` (which must not exist) with the SQLite
+    // online backup API from a read-only connection: writers go on meanwhile. The copy is a single file
+    // in rollback-journal mode (no -wal to forget), checked with PRAGMA integrity_check.
+    static backup_summary backup_to(const std::filesystem::path& db, const std::filesystem::path& target,
+                                    std::chrono::milliseconds busy_timeout);
+    // Is `file` an ocspkit database this build can restore (application_id, a schema version not newer
+    // than ours, integrity_check ok)? Throws schema_error naming the file and saying why not.
+    static backup_summary check_backup(const std::filesystem::path& file);
+    // Replaces the content of `db` (created if missing) by the backup `file`, after check_backup(). The
+    // copy is made with the backup API as one write transaction on `db`, under its write lock: readers see
+    // the old index or the restored one. The change counter becomes max(current, backup's) + 1, every
+    // restored row is stamped with it and every row the backup lacks gets a tombstone, so that running
+    // responders re-read exactly what changed; the audit keeps the index's history and records the
+    // restore and every status it changed.
+    static restore_summary restore_from(const std::filesystem::path& file, const std::filesystem::path& db,
+                                        std::chrono::milliseconds busy_timeout, const audit_context& actor);
+
+    // --- audit (schema version 2) ---
+    const audit_context& audit_actor() const noexcept { return audit_; }
+    std::vector<audit_record> list_audit(const audit_filter& filter) const;
+    // When a hold on this certificate was last lifted in the index (hold -> good in the audit), if ever.
+    std::optional<sys_seconds> last_hold_lift(std::int64_t issuer_id, const serial_number& serial) const;
+
     // For bulk imports: a larger page cache (in KiB) for this connection.
     void set_cache_size_kib(std::int64_t kib);
 
@@ -192,7 +296,10 @@ public:
 
 private:
     struct statements;
-    explicit cert_index(std::unique_ptr<sqlite::connection> conn);
+    explicit cert_index(std::unique_ptr<sqlite::connection> conn, audit_context audit);
+    static cert_index open_checked(const std::filesystem::path& file, sqlite::open_mode mode,
+                                   std::chrono::milliseconds busy_timeout, audit_context audit);
+    friend void write_audit(sqlite::statement& insert, const audit_context& actor, const audit_entry& entry);
     std::int64_t add_issuer_at(X509* ca_cert, std::optional<sys_seconds> created_at);
     void bump_counter();
     sqlite::statement& cached(std::optional<sqlite::statement>& slot, std::string_view sql) const;
@@ -200,6 +307,11 @@ private:
     // Heap-held so that prepared statements, which point at the connection, survive a move.
     std::unique_ptr<sqlite::connection> conn_;
     std::unique_ptr<statements> stmts_;
+    audit_context audit_;
 };
+
+// The prepared INSERT that write_audit() binds (cert_index_audit.cpp).
+extern const std::string_view audit_insert_sql;
+void write_audit(sqlite::statement& insert, const audit_context& actor, const audit_entry& entry);
 
 }  // namespace ocspkit::schema

@@ -83,6 +83,7 @@ void count(import_counts& counts, upsert_outcome outcome) {
     case upsert_outcome::inserted: ++counts.inserted; break;
     case upsert_outcome::updated: ++counts.updated; break;
     case upsert_outcome::unchanged: ++counts.unchanged; break;
+    case upsert_outcome::kept: ++counts.kept; break;
     }
 }
 
@@ -121,8 +122,9 @@ std::vector<std::filesystem::path> expand(const std::vector<std::filesystem::pat
     return files;
 }
 
-// Checks that `cert` was issued by `ca`, then fills a record from it. Returns the problem otherwise.
-result<cert_record> record_of(X509* cert, X509* ca, const issuer_record& issuer) {
+}  // namespace
+
+result<cert_record> record_of_certificate(X509* cert, X509* ca, const issuer_record& issuer) {
     auto serial = serial_number::from_asn1(X509_get0_serialNumber(cert));
     if (!serial) return error{serial.error_message()};
     const std::string hex = serial->to_hex();
@@ -148,7 +150,20 @@ result<cert_record> record_of(X509* cert, X509* ca, const issuer_record& issuer)
     return rec;
 }
 
-}  // namespace
+std::optional<issuer_record> find_issuer_of(const cert_index& index, X509* cert) {
+    for (auto& issuer : index.list_issuers()) {
+        const unsigned char* p = issuer.cert_der.data();
+        ossl::x509_ptr ca{d2i_X509(nullptr, &p, static_cast<long>(issuer.cert_der.size()))};
+        if (!ca) continue;
+        if (X509_check_issued(ca.get(), cert) != X509_V_OK) continue;
+        if (X509_verify(cert, X509_get0_pubkey(ca.get())) != 1) {
+            drain_openssl_errors();  // another CA with the same name may follow
+            continue;
+        }
+        return std::move(issuer);
+    }
+    return std::nullopt;
+}
 
 import_report import_index_file(cert_index& index, std::int64_t issuer_id, const std::filesystem::path& file,
                                 const index_import_options& options) {
@@ -159,6 +174,9 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
 
     import_report report;
     std::vector<std::pair<std::size_t, std::string>> errors;  // (line, message), sorted before reporting
+    std::vector<std::pair<std::size_t, std::string>> conflicts;
+    std::string detail;
+    merge_options merge_opts{.detail = {}, .import_rule = true, .force = options.force};
     const auto bad_line = [&](std::size_t line_no, std::string_view problem) {
         ++report.bad;
         if (errors.size() < options.max_errors_kept) errors.emplace_back(line_no, fmt::format("{}:{}: {}", name, line_no, problem));
@@ -236,10 +254,18 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
             }
             rec.subject.assign(subjects, p.subject_offset, p.subject_length);
             rec.cert_der.reset();
-            auto outcome = batch.merge(rec);
+            detail.clear();
+            fmt::format_to(std::back_inserter(detail), "{}:{}", name, p.line_no);
+            merge_opts.detail = detail;
+            auto outcome = batch.merge(rec, merge_opts);
             if (!outcome) {
                 bad_line(p.line_no, outcome.error_message());
                 continue;
+            }
+            if (const auto& conflict = batch.last_conflict()) {
+                if (conflicts.size() < options.max_errors_kept) {
+                    conflicts.emplace_back(p.line_no, fmt::format("{}:{}: {}", name, p.line_no, *conflict));
+                }
             }
             count(report.counts, *outcome);
         }
@@ -284,9 +310,22 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
 
     std::sort(errors.begin(), errors.end());
     for (auto& e : errors) report.errors.push_back(std::move(e.second));
+    std::sort(conflicts.begin(), conflicts.end());
+    for (auto& e : conflicts) report.conflicts.push_back(std::move(e.second));
     // Without skip_bad, one bad line rejects the file: returning here rolls the batch back.
     if (report.bad > 0 && !options.skip_bad) return report;
     report.counts.skipped = report.bad;
+    // An unchanged re-import (the cron job's usual run) changes nothing and so records nothing.
+    if (batch.changed_rows() > 0) {
+        audit_entry summary;
+        summary.issuer_id = issuer_id;
+        summary.detail = fmt::format("{}: {} lines: {} inserted, {} updated, {} unchanged, {} skipped, {} conflicts "
+                                     "kept{}",
+                                     name, report.records, report.counts.inserted, report.counts.updated,
+                                     report.counts.unchanged, report.counts.skipped, report.counts.kept,
+                                     options.force ? " (--force)" : "");
+        batch.audit(summary);
+    }
     batch.commit();
     report.committed = true;
     return report;
@@ -315,7 +354,7 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
             ++report.records;
             const std::string where =
                 certs.size() == 1 ? file.string() : fmt::format("{} (certificate {})", file.string(), i + 1);
-            auto rec = record_of(certs[i].get(), ca.get(), issuer);
+            auto rec = record_of_certificate(certs[i].get(), ca.get(), issuer);
             if (!rec) {
                 note(report, max_errors_kept, fmt::format("{}: {}", where, rec.error_message()));
                 continue;
@@ -328,7 +367,7 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
                 rec->invalidity_date = existing->invalidity_date;
                 rec->hold_instruction = existing->hold_instruction;
             }
-            auto outcome = batch.merge(*rec);
+            auto outcome = batch.merge(*rec, merge_options{.detail = where});
             if (!outcome) {
                 note(report, max_errors_kept, fmt::format("{}: {}", where, outcome.error_message()));
                 continue;
@@ -337,6 +376,13 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
         }
     }
     if (report.bad > 0) return report;  // all or nothing: the batch rolls back
+    if (batch.changed_rows() > 0) {
+        audit_entry summary;
+        summary.issuer_id = issuer.id;
+        summary.detail = fmt::format("{} certificates: {} inserted, {} updated, {} unchanged", report.records,
+                                     report.counts.inserted, report.counts.updated, report.counts.unchanged);
+        batch.audit(summary);
+    }
     batch.commit();
     report.committed = true;
     return report;

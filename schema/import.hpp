@@ -20,6 +20,7 @@ struct import_counts {
     std::size_t updated = 0;
     std::size_t unchanged = 0;
     std::size_t skipped = 0;  // bad lines or files left out (--skip-bad)
+    std::size_t kept = 0;     // conflicts where the index kept its status (import_rule.hpp)
 };
 
 struct import_report {
@@ -27,6 +28,9 @@ struct import_report {
     std::size_t records = 0;  // data lines, or certificates, seen
     std::size_t bad = 0;      // how many were wrong
     std::vector<std::string> errors;  // the first `max_errors_kept` messages
+    // "FILE:LINE: serial S is revoked in the index (...) but good in the file; kept (...)", the first
+    // `max_errors_kept`, in line order; also those taken under force.
+    std::vector<std::string> conflicts;
     bool committed = false;
 };
 
@@ -34,6 +38,9 @@ struct index_import_options {
     // false: any bad line rejects the whole import and the database stays as it was.
     // true: bad lines are reported and left out, the rest is committed.
     bool skip_bad = false;
+    // Take the file's status in a conflict where the rule allows it (a hold lifted or replaced, one
+    // revocation replaced by another). A permanent revocation is never lifted, force or not.
+    bool force = false;
     std::size_t max_errors_kept = 100;
     // Page cache for the import's connection; a million-row import touches ~100 MB of B-tree pages.
     std::int64_t cache_kib = 256 * 1024;
@@ -42,7 +49,9 @@ struct index_import_options {
 };
 
 // Lines that are empty or start with '#' (which OpenSSL's TXT_DB also skips) are not records. A serial
-// that appears twice (within one chunk, see chunk_bytes) is a bad line, as it is for OpenSSL.
+// that appears twice (within one chunk, see chunk_bytes) is a bad line, as it is for OpenSSL. A line that
+// contradicts a revocation or hold in the index is a conflict, not a bad line: the index keeps its status
+// (import_rule.hpp), the rest of the line and of the file is imported.
 import_report import_index_file(cert_index& index, std::int64_t issuer_id, const std::filesystem::path& file,
                                 const index_import_options& options = {});
 
@@ -51,6 +60,13 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
 import_report import_certificate_files(cert_index& index, const issuer_record& issuer,
                                        const std::vector<std::filesystem::path>& paths,
                                        std::size_t max_errors_kept = 100);
+
+// Checks that `cert` was issued by `ca` (names, key identifiers, signature) and fills a good record from
+// it, or says why not.
+result<cert_record> record_of_certificate(X509* cert, X509* ca, const issuer_record& issuer);
+
+// The registered issuer whose certificate issued `cert` (checked by signature), or nullopt.
+std::optional<issuer_record> find_issuer_of(const cert_index& index, X509* cert);
 
 struct export_report {
     std::size_t rows = 0;

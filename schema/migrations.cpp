@@ -153,8 +153,42 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<migration, 1> all{{
+// Version 2: who changed what, when. One row per change, written by ocspctl in the transaction of the
+// change (cert_index_audit.cpp): a certificate inserted or changed (old -> new status), an issuer added,
+// enabled or disabled, the schema created or migrated, a restore. Statuses are the words "good",
+// "revoked", "hold" so that the table reads well in the sqlite3 CLI; serial is the canonical blob of
+// the certificates table. Append-only: the triggers refuse changes to other SQLite clients (ocspctl's
+// connections run with triggers off and never update or delete audit rows).
+constexpr std::string_view v2_sql = R"sql(
+CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    time       INTEGER NOT NULL,
+    unix_user  TEXT    NOT NULL,
+    sudo_user  TEXT,
+    command    TEXT    NOT NULL,
+    issuer_id  INTEGER,
+    serial     BLOB,
+    old_status TEXT CHECK (old_status IS NULL OR old_status = 'good' OR old_status = 'revoked' OR old_status = 'hold'),
+    new_status TEXT CHECK (new_status IS NULL OR new_status = 'good' OR new_status = 'revoked' OR new_status = 'hold'),
+    detail     TEXT    NOT NULL DEFAULT ''
+) STRICT;
+
+CREATE INDEX audit_serial ON audit (serial, issuer_id) WHERE serial IS NOT NULL;
+CREATE INDEX audit_time ON audit (time);
+
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit rows are append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit rows are append-only');
+END;
+)sql";
+
+constexpr std::array<migration, 2> all{{
     {1, v1_sql},
+    {2, v2_sql},
 }};
 
 }  // namespace

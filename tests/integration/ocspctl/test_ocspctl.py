@@ -189,7 +189,8 @@ class OcspctlFailures(unittest.TestCase):
 
     def test_bad_and_unknown_serials(self):
         r = ctl(self.db, "revoke", "12G4", "--reason", "keyCompromise", check=False)
-        self.assertEqual((r.returncode, r.stderr), (1, "ocspctl: invalid serial '12G4': not hexadecimal\n"))
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("ocspctl: invalid serial '12G4': not hexadecimal ("), r.stderr)
         r = ctl(self.db, "revoke", "0102030405060708090A0B0C0D0E0F101112131415", "--reason", "keyCompromise",
                 check=False)
         self.assertEqual(r.returncode, 1)
@@ -224,7 +225,7 @@ class OcspctlFailures(unittest.TestCase):
             r = ctl(newer, *args, check=False)
             self.assertEqual(r.returncode, 3, args)
             self.assertEqual(r.stderr, f"ocspctl: {newer}: database schema version 7 is newer than this ocspkit "
-                                       "supports (1); upgrade ocspkit\n")
+                                       "supports (2); upgrade ocspkit\n")
 
     def test_missing_database(self):
         r = ctl(self.root / "absent.db", "list", check=False)

@@ -161,5 +161,53 @@ INSTANTIATE_TEST_SUITE_P(
                     round_trip_case{"twenty_octets_low_bit", "7F" + repeat("01", 19), "7F" + repeat("01", 19)}),
     [](const testing::TestParamInfo<round_trip_case>& p) { return std::string(p.param.name); });
 
+// Serials as people paste them: what `openssl x509 -noout -serial` prints, colon or space separated
+// octets as `x509 -text` and GUIs show them, 0x, and decimal with --decimal.
+struct parse_case {
+    const char* name;
+    const char* text;
+    bool decimal;
+    const char* hex;  // nullptr: refused
+};
+
+class serial_parse : public testing::TestWithParam<parse_case> {};
+
+TEST_P(serial_parse, reads_the_forms_people_paste) {
+    const auto& c = GetParam();
+    auto s = serial_number::parse(c.text, c.decimal);
+    if (c.hex == nullptr) {
+        EXPECT_FALSE(s) << c.text;
+        return;
+    }
+    ASSERT_TRUE(s) << s.error_message();
+    EXPECT_EQ(s->to_hex(), c.hex);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    forms, serial_parse,
+    testing::Values(parse_case{"plain", "1004", false, "1004"},
+                    parse_case{"openssl_serial_equals", "serial=1004", false, "1004"},
+                    parse_case{"openssl_serial_equals_upper", "SERIAL=10AB\n", false, "10AB"},
+                    parse_case{"colons", "10:04", false, "1004"},
+                    parse_case{"spaces", "10 04", false, "1004"},
+                    parse_case{"blanks_around", "  0x1004\t", false, "1004"},
+                    parse_case{"leading_zero_octet", "00:80", false, "80"},
+                    parse_case{"decimal", "4100", true, "1004"},
+                    parse_case{"decimal_serial_equals", "serial=255", true, "FF"},
+                    parse_case{"decimal_zero", "0", true, "00"},
+                    parse_case{"decimal_20_octets", "1461501637330902918203684832716283019655932542975", true,
+                               "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"},
+                    parse_case{"decimal_21_octets", "1461501637330902918203684832716283019655932542976", true, nullptr},
+                    parse_case{"decimal_with_hex_digit", "10A", true, nullptr},
+                    parse_case{"not_hex", "12G4", false, nullptr},
+                    parse_case{"empty", "serial=", false, nullptr}),
+    [](const testing::TestParamInfo<parse_case>& p) { return std::string{p.param.name}; });
+
+TEST(serial_parse_message, names_the_text_as_typed) {
+    auto s = serial_number::parse(" serial=12G4", false);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error_message(), "serial 'serial=12G4': not hexadecimal");
+}
+
 }  // namespace
 }  // namespace ocspkit

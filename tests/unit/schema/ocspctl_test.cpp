@@ -105,7 +105,8 @@ TEST_F(ocspctl_test, show_and_list) {
     EXPECT_EQ(missing.err, "ocspctl: serial ABCDEF is not in the index\n");
     auto bad = ctl({"show", "XYZ"});
     EXPECT_EQ(bad.status, 1);
-    EXPECT_EQ(bad.err, "ocspctl: invalid serial 'XYZ': not hexadecimal\n");
+    EXPECT_EQ(bad.err, "ocspctl: invalid serial 'XYZ': not hexadecimal (hexadecimal as `openssl x509 -noout -serial` prints it, "
+              "e.g. 1004, serial=1004, 10:04 or 0x1004; decimal with --decimal)\n");
 }
 
 TEST_F(ocspctl_test, revoke_and_unrevoke_rules) {
@@ -231,7 +232,7 @@ TEST_F(ocspctl_test, database_errors_exit_3) {
     }
     auto newer = ctl({"show", "1000"});
     EXPECT_EQ(newer.status, 3);
-    EXPECT_EQ(newer.err, "ocspctl: " + db + ": database schema version 7 is newer than this ocspkit supports (1); "
+    EXPECT_EQ(newer.err, "ocspctl: " + db + ": database schema version 7 is newer than this ocspkit supports (2); "
                          "upgrade ocspkit\n");
     EXPECT_EQ(ctl({"init"}).status, 3);
 }
@@ -242,7 +243,7 @@ TEST_F(ocspctl_test, locked_database_exit_3) {
     auto locked = ctl({"revoke", "1000", "--reason", "superseded", "--busy-timeout", "50"});
     EXPECT_EQ(locked.status, 3);
     EXPECT_EQ(locked.err, "ocspctl: database " + db + " is locked by another writer (waited 50 ms); nothing changed, "
-                          "try again\n");
+                          "try again (or raise --busy-timeout)\n");
     // Readers still work while a writer holds the lock.
     EXPECT_EQ(ctl({"show", "1000"}).status, 0);
 }

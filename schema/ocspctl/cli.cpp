@@ -1,0 +1,260 @@
+// ocspctl's command line: CLI11 wiring, global options, and the one place that turns exceptions into
+// messages and exit statuses. The commands themselves live in *_commands.cpp and output.cpp.
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "common/openssl_error.hpp"
+#include "common/pem.hpp"
+#include "common/version.hpp"
+#include "schema/db_problems.hpp"
+#include "schema/ocspctl/internal.hpp"
+
+namespace ocspkit::ocspctl {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view exit_footer =
+    "Global options (before or after the command): --db PATH (or the environment variable OCSPKIT_DB),\n"
+    "--busy-timeout MS, --version, --help.\n"
+    "Exit status: 0 success; 1 usage error, bad input or refused change; 2 serial or issuer not found;\n"
+    "3 database error (missing, unreadable, locked by another writer, corrupt, newer schema).";
+
+// Options every subcommand accepts, also before the subcommand. Each place has its own variables, and
+// run() picks the subcommand's over the global ones over OCSPKIT_DB: CLI11 would otherwise let one
+// place's environment fallback overwrite the other's explicit value.
+struct db_flags {
+    std::string path;
+    std::optional<int> busy_timeout_ms;
+};
+
+void add_db_options(CLI::App* app, db_flags& flags) {
+    app->add_option("--db", flags.path, "SQLite index file (or set OCSPKIT_DB)");
+    app->add_option("--busy-timeout", flags.busy_timeout_ms, "milliseconds to wait for another writer's lock")
+        ->check(CLI::Range(0, 3600000));
+    app->footer(std::string{exit_footer});
+}
+
+schema::audit_context audit_actor(std::string command, sys_seconds now) {
+    schema::audit_context actor;
+    actor.unix_user = schema::account_name(::geteuid());
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') actor.sudo_user = sudo;
+    actor.command = std::move(command);
+    actor.time = now;
+    return actor;
+}
+
+int map_exception(std::ostream& err, const db_options& db) {
+    try {
+        throw;
+    } catch (const command_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(e.status());
+    } catch (const load_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::bad_input);
+    } catch (const schema::schema_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::database_error);
+    } catch (const schema::not_found_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::not_found);
+    } catch (const schema::index_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::bad_input);
+    } catch (const sqlite::sqlite_error& e) {
+        // After a successful open: a lock held too long, a file made read-only meanwhile, a disk error.
+        err << "ocspctl: "
+            << schema::explain(db.path, e, sqlite::open_mode::read_write, std::chrono::milliseconds{db.busy_timeout_ms})
+            << '\n';
+        return static_cast<int>(exit_status::database_error);
+    } catch (const openssl_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::bad_input);
+    } catch (const fs::filesystem_error& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::bad_input);
+    } catch (const std::exception& e) {
+        err << "ocspctl: " << e.what() << '\n';
+        return static_cast<int>(exit_status::database_error);
+    }
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, std::chrono::sys_seconds now) {
+    return run(argc, argv, std::cin, out, err, now);
+}
+
+int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, std::ostream& err,
+        std::chrono::sys_seconds now) {
+    context c{in, out, err, now, {}};
+    std::function<int()> action;
+    std::string command_name;
+    db_flags global;
+    db_flags local;
+
+    CLI::App app{"ocspctl: manage the certificate index of the ocspkit OCSP responder", "ocspctl"};
+    app.require_subcommand(1);
+    app.footer(std::string{exit_footer});
+    app.set_version_flag("--version", fmt::format("ocspctl {}", version_text), "print the version and exit");
+    add_db_options(&app, global);
+
+    // Each subcommand records its name for the audit and its action for after the parse.
+    const auto on = [&](CLI::App* sub, std::string name, std::function<int()> fn) {
+        add_db_options(sub, local);
+        sub->callback([&action, &command_name, name = std::move(name), fn = std::move(fn)] {
+            command_name = name;
+            action = fn;
+        });
+    };
+
+    init_args iargs;
+    auto* init = app.add_subcommand("init", "create the database, or migrate it to this version's schema");
+    init->add_option("--owner", iargs.owner,
+                     "USER[:GROUP]: give the database (and its -wal/-shm) to the service user, mode 0640");
+    init->add_option("--group", iargs.group, "GROUP for --owner (default: the user's primary group)");
+    on(init, "init", [&] { return cmd_init(c, iargs); });
+
+    auto* issuer = app.add_subcommand("issuer", "register, list, enable and disable CAs");
+    issuer->require_subcommand(1);
+    issuer->footer(std::string{exit_footer});
+    add_db_options(issuer, local);
+    std::string issuer_file;
+    auto* issuer_add = issuer->add_subcommand("add", "register a CA certificate (PEM or DER)");
+    issuer_add->add_option("CA", issuer_file, "CA certificate file")->required();
+    on(issuer_add, "issuer add", [&] { return cmd_issuer_add(c, issuer_file); });
+
+    bool json = false;
+    auto* issuer_list = issuer->add_subcommand("list", "list registered CAs");
+    issuer_list->add_flag("--json", json, "one JSON object on stdout (docs/ocspctl.md)");
+    on(issuer_list, "issuer list", [&] { return cmd_issuer_list(c, json); });
+
+    std::string issuer_ref;
+    auto* issuer_disable = issuer->add_subcommand("disable", "stop answering for a CA (responders say unauthorized)");
+    issuer_disable->add_option("ISSUER", issuer_ref, "issuer ID or CA certificate file")->required();
+    on(issuer_disable, "issuer disable", [&] { return cmd_issuer_enable(c, issuer_ref, false); });
+
+    auto* issuer_enable = issuer->add_subcommand("enable", "answer for a disabled CA again");
+    issuer_enable->add_option("ISSUER", issuer_ref, "issuer ID or CA certificate file")->required();
+    on(issuer_enable, "issuer enable", [&] { return cmd_issuer_enable(c, issuer_ref, true); });
+
+    import_index_args xargs;
+    auto* import_index = app.add_subcommand(
+        "import-index", "import an `openssl ca` index.txt (idempotent; never lifts a revocation made in the index)");
+    import_index->add_option("--issuer", xargs.issuer, "issuer ID or CA certificate file")->required();
+    import_index->add_option("INDEX", xargs.file, "index.txt file")->required();
+    import_index->add_flag("--skip-bad", xargs.skip_bad,
+                           "import the good lines and report the bad ones (default: any bad line rejects the file)");
+    import_index->add_flag("--force", xargs.force,
+                           "in a conflict, take the file's status (lift or replace a hold, replace a revocation); "
+                           "a revocation other than certificateHold is never lifted");
+    on(import_index, "import-index", [&] { return cmd_import_index(c, xargs); });
+
+    std::vector<std::string> cert_paths;
+    auto* import_certs = app.add_subcommand(
+        "import-certs", "store issued certificates (PEM/DER files, or directories of *.pem *.crt *.cer *.der)");
+    import_certs->add_option("--issuer", issuer_ref, "issuer ID or CA certificate file")->required();
+    import_certs->add_option("PATHS", cert_paths, "certificate files or directories")->required();
+    on(import_certs, "import-certs", [&] { return cmd_import_certs(c, issuer_ref, cert_paths); });
+
+    revoke_args rargs;
+    auto* revoke = app.add_subcommand("revoke", "revoke certificates, or put them on hold (certificateHold)");
+    revoke->add_option("SERIAL", rargs.serial, "serial number (hex as `openssl x509 -serial` prints it)");
+    revoke->add_option("--cert", rargs.cert_file,
+                       "the certificate file instead of a serial; must be signed by a registered CA");
+    revoke->add_option("--from", rargs.from_file,
+                       "FILE or - (stdin): one serial per line, # comments; all or nothing");
+    revoke->add_option("--issuer", rargs.issuer, "issuer ID or CA file; needed when several CAs have the serial");
+    revoke->add_option("--reason", rargs.reason,
+                       "RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
+                       "cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise")
+        ->required();
+    revoke->add_option("--time", rargs.time, "revocation time (default now): ISO 8601, ASN.1 or @unixseconds");
+    revoke->add_option("--invalidity-date", rargs.invalidity_date,
+                       "when the key was compromised or the certificate became invalid (RFC 5280 §5.3.2)");
+    revoke->add_option("--hold-instruction", rargs.hold_instruction,
+                       "with certificateHold: holdInstructionNone, holdInstructionCallIssuer, "
+                       "holdInstructionReject or an OID");
+    revoke->add_flag("--decimal", rargs.decimal, "serials are decimal numbers");
+    on(revoke, "revoke", [&] { return cmd_revoke(c, rargs); });
+
+    std::string serial_text;
+    bool decimal = false;
+    auto* unrevoke = app.add_subcommand("unrevoke", "lift a hold (only certificateHold can be lifted)");
+    unrevoke->add_option("SERIAL", serial_text, "serial number (hex)")->required();
+    unrevoke->add_option("--issuer", issuer_ref, "issuer ID or CA file; needed when several CAs have the serial");
+    unrevoke->add_flag("--decimal", decimal, "the serial is a decimal number");
+    on(unrevoke, "unrevoke", [&] { return cmd_unrevoke(c, serial_text, issuer_ref, decimal); });
+
+    auto* show = app.add_subcommand("show", "show one certificate's index entry");
+    show->add_option("SERIAL", serial_text, "serial number (hex)")->required();
+    show->add_option("--issuer", issuer_ref, "issuer ID or CA file");
+    show->add_flag("--decimal", decimal, "the serial is a decimal number");
+    show->add_flag("--json", json, "one JSON object on stdout (docs/ocspctl.md)");
+    on(show, "show", [&] { return cmd_show(c, serial_text, issuer_ref, decimal, json); });
+
+    std::string status_text;
+    auto* list = app.add_subcommand("list", "list certificates, tab-separated, in serial order");
+    list->add_option("--status", status_text, "good, revoked or hold");
+    list->add_option("--issuer", issuer_ref, "issuer ID or CA file");
+    list->add_flag("--json", json, "one JSON object on stdout (docs/ocspctl.md)");
+    on(list, "list", [&] { return cmd_list(c, status_text, issuer_ref, json); });
+
+    std::string output;
+    auto* export_index = app.add_subcommand(
+        "export-index", "write an index.txt for `openssl ocsp -index` / `openssl ca` (and FILE.attr with -o)");
+    export_index->add_option("--issuer", issuer_ref, "issuer ID or CA file (needed with several issuers)");
+    export_index->add_option("-o,--output", output, "output file (default standard output)");
+    on(export_index, "export-index", [&] { return cmd_export(c, issuer_ref, output); });
+
+    audit_args aargs;
+    auto* audit = app.add_subcommand("audit", "show who changed what in the index, oldest first");
+    audit->add_option("--since", aargs.since, "only entries at or after this time (ISO 8601, ASN.1, @unixseconds)");
+    audit->add_option("--serial", aargs.serial, "only entries about this serial (hex)");
+    audit->add_option("--issuer", aargs.issuer, "only entries about this issuer (ID or CA file)");
+    audit->add_flag("--decimal", aargs.decimal, "--serial is a decimal number");
+    audit->add_flag("--json", aargs.json, "one JSON object on stdout (docs/ocspctl.md)");
+    on(audit, "audit", [&] { return cmd_audit(c, aargs); });
+
+    std::string backup_file;
+    bool force = false;
+    auto* backup = app.add_subcommand(
+        "backup", "write a consistent copy of the index (SQLite online backup; safe while others write)");
+    backup->add_option("FILE", backup_file, "backup file to create")->required();
+    backup->add_flag("--force", force, "replace FILE if it exists");
+    on(backup, "backup", [&] { return cmd_backup(c, backup_file, force); });
+
+    auto* restore = app.add_subcommand(
+        "restore", "replace the index (--db, created if missing) with a backup; running responders notice");
+    restore->add_option("FILE", backup_file, "backup file made by `ocspctl backup`")->required();
+    on(restore, "restore", [&] { return cmd_restore(c, backup_file); });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e, out, err);
+        return code == 0 ? 0 : static_cast<int>(exit_status::bad_input);
+    }
+    if (!action) return static_cast<int>(exit_status::bad_input);
+
+    c.db.path = !local.path.empty() ? local.path : global.path;
+    if (c.db.path.empty()) {
+        if (const char* env = std::getenv("OCSPKIT_DB"); env != nullptr) c.db.path = env;
+    }
+    c.db.busy_timeout_ms = local.busy_timeout_ms.value_or(global.busy_timeout_ms.value_or(5000));
+    c.db.audit = audit_actor(command_name, now);
+    try {
+        return action();
+    } catch (...) {
+        return map_exception(err, c.db);
+    }
+}
+
+}  // namespace ocspkit::ocspctl
