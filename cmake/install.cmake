@@ -7,7 +7,7 @@
 include(GNUInstallDirs)
 
 set(OCSPKIT_SYSTEMD_UNIT_DIR "" CACHE PATH
-    "Where the systemd units are installed (empty: /lib/systemd/system for prefix /usr, else <prefix>/lib/systemd/system)")
+    "Where the systemd units go (empty: /lib/systemd/system for prefix /usr, else <prefix>/lib/systemd/system)")
 
 # Docs and examples as Debian ships them: /usr/share/doc/ocspkit, .../examples.
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
