@@ -26,6 +26,8 @@ namespace ocspkit::responder {
 // Builds the issuer profiles a configuration describes: loads CAs and signers, checks each CA is
 // registered in the index, and drops issuers the index marks disabled. Throws config_error.
 std::vector<issuer_profile> build_issuer_profiles(const responder_config& config, sys_seconds now);
+// The profiles whose issuers the index has enabled.
+std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::cert_index& index);
 
 class ocsp_service {
 public:

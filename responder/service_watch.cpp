@@ -1,0 +1,174 @@
+// The change watcher of ocsp_service: follows the index's change counter (dropping and re-signing
+// exactly the cached answers whose certificates changed, and logging their serials), the issuers'
+// enabled flags, and the database file itself, which may be removed or replaced under its path.
+#include <condition_variable>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "responder/service.hpp"
+#include "schema/cert_index.hpp"
+
+namespace ocspkit::responder {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+    auto l = spdlog::get("responder");
+    return l ? l : spdlog::default_logger();
+}
+
+}  // namespace
+
+void ocsp_service::apply_issuer_flags(schema::cert_index& index) {
+    std::lock_guard lock(reload_mutex_);
+    auto fresh = enabled_set(all_profiles_, index);
+    auto current = issuers_.load();
+    std::vector<std::int64_t> a, b;
+    for (auto& p : fresh->profiles()) a.push_back(p.issuer_id);
+    for (auto& p : current->profiles()) b.push_back(p.issuer_id);
+    if (a != b) {
+        logger()->info("issuer set changed in the index: now serving {} of {} issuers", a.size(), all_profiles_.size());
+        issuers_.store(fresh);
+        cache_.clear();
+    }
+}
+
+namespace {
+
+std::string describe_state(const std::optional<schema::cert_record>& rec) {
+    if (!rec) return "removed from the index";
+    std::string text{schema::status_name(rec->status)};
+    if (rec->status != schema::cert_status::good && rec->reason)
+        text += fmt::format(" ({})", schema::reason_name(*rec->reason));
+    return text;
+}
+
+}  // namespace
+
+void ocsp_service::log_changes(schema::cert_index& index, const std::vector<schema::changed_cert>& changes,
+                               std::int64_t seq, bool bulk) {
+    // Bounded so that a million-row import does not flood the log: the first serials, then a count.
+    constexpr std::size_t logged = 20;
+    const std::size_t shown = std::min(logged, changes.size());
+    for (std::size_t i = 0; i < shown; ++i) {
+        const auto& c = changes[i];
+        logger()->info("index change {}: issuer {} serial {} {}", c.change_seq, c.issuer_id, c.serial.to_hex(),
+                       describe_state(index.find_certificate(c.issuer_id, c.serial)));
+    }
+    if (changes.size() > shown)
+        logger()->info("index change {}: ... and {}{} more certificates", seq, bulk ? "at least " : "",
+                       changes.size() - shown);
+}
+
+void ocsp_service::reopen_replaced(std::unique_ptr<schema::cert_index>& index, std::int64_t& seen,
+                                   const file_identity& now) {
+    try {
+        // The new file may number its issuers differently: rebuild the profiles from it.
+        auto profiles = build_issuer_profiles(config_, clock_.now_seconds());
+        auto fresh = std::make_unique<schema::cert_index>(
+            schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+        const std::int64_t seq = fresh->current_change_seq();
+        {
+            // The identity first: signing threads check it when the generation makes them reopen.
+            std::lock_guard lock(file_mutex_);
+            opened_file_ = now;
+            reopen_error_.clear();
+        }
+        {
+            std::lock_guard lock(reload_mutex_);
+            all_profiles_ = std::move(profiles);
+            issuers_.store(enabled_set(all_profiles_, *fresh));
+            index_generation_.fetch_add(1);
+            cache_.clear();
+        }
+        index = std::move(fresh);
+        seen = seq;
+        applied_change_seq_.store(seen);
+        logger()->warn("index {} was replaced by another file (inode {}); reopened it at change sequence {}, cache "
+                       "cleared",
+                       config_.database.string(), now.inode, seq);
+    } catch (const std::exception& e) {
+        const std::string why = fmt::format("index {} was replaced (inode {}) but the new file cannot be used: {}; "
+                                            "still answering from the file opened before",
+                                            config_.database.string(), now.inode, e.what());
+        std::lock_guard lock(file_mutex_);
+        if (why != reopen_error_) logger()->error("{}", why);  // once per distinct failure, retried each poll
+        reopen_error_ = why;
+    }
+}
+
+void ocsp_service::watch_changes(std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_ptr<schema::cert_index> index;
+    std::int64_t seen = -1;
+    std::string missing;  // why the path names no usable file, logged once per distinct reason
+    auto next_reopen = std::chrono::steady_clock::time_point::min();
+    while (!stop.stop_requested()) {
+        try {
+            if (!index)
+                index = std::make_unique<schema::cert_index>(
+                    schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+            // An open connection keeps reading the inode it opened: a file moved or copied over the
+            // path is only seen by comparing identities.
+            if (auto now = identify_file(config_.database)) {
+                if (!missing.empty()) logger()->info("index {} is back", config_.database.string());
+                missing.clear();
+                file_identity opened;
+                {
+                    std::lock_guard lock(file_mutex_);
+                    opened = opened_file_;
+                }
+                // A new file that cannot be used is retried once a second, not on every poll: each try
+                // loads every CA and key again.
+                if (*now != opened && std::chrono::steady_clock::now() >= next_reopen) {
+                    reopen_replaced(index, seen, *now);
+                    next_reopen = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+                }
+            } else if (now.error_message() != missing) {
+                missing = now.error_message();
+                logger()->error("index {}: {}; still answering from the file opened before",
+                                config_.database.string(), missing);
+            }
+            const std::int64_t seq = index->current_change_seq();
+            if (seen < 0) {
+                seen = seq;
+                applied_change_seq_.store(seen);
+            } else if (seq != seen) {
+                constexpr std::size_t change_limit = 100000;
+                auto changes = index->changes_since(seen, change_limit);
+                if (changes.size() >= change_limit) {
+                    // A bulk change (e.g. a large import): dropping everything is cheaper than listing it.
+                    cache_.clear();
+                    seen = seq;
+                    apply_issuer_flags(*index);
+                    applied_change_seq_.store(seen);
+                    logger()->info("index changed (sequence {}): bulk change, cache cleared", seq);
+                    log_changes(*index, changes, seq, true);
+                    continue;
+                }
+                std::size_t resigned = 0;
+                for (const auto& c : changes) {
+                    for (auto& key : cache_.invalidate(c.issuer_id, c.serial.bytes())) {
+                        schedule_resign(std::move(key));
+                        ++resigned;
+                    }
+                    seen = std::max(seen, c.change_seq);
+                }
+                seen = std::max(seen, seq);
+                apply_issuer_flags(*index);
+                applied_change_seq_.store(seen);
+                logger()->info("index changed (sequence {}): {} certificates, {} cached answers re-signed", seq,
+                               changes.size(), resigned);
+                log_changes(*index, changes, seq, false);
+            }
+        } catch (const std::exception& e) {
+            logger()->error("watching {} failed: {}", config_.database.string(), e.what());
+            index.reset();
+        }
+        std::unique_lock lock(m);
+        cv.wait_for(lock, stop, config_.server.change_poll, [] { return false; });
+    }
+}
+
+}  // namespace ocspkit::responder
