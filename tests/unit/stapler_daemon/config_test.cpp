@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -380,20 +382,61 @@ TEST(stapler_exports, every_problem_is_listed_once_per_folder) {
     EXPECT_NE(lines[2].find((f.dir / "www.der.d").string() + " is a folder; name a file in it instead"), std::string::npos) << m;
 }
 
+// check_export_folders as `nobody` in a child process: root passes every permission check, and the
+// check is about the user that will write. The test is single-threaded here, so fork() is safe.
+std::string export_error_as_nobody(const std::filesystem::path& config) {
+    int fds[2];
+    if (::pipe(fds) != 0) return "(pipe failed)";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        std::string m;
+        if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+            m = "(cannot become nobody)";
+        else
+            m = error_of([&] {
+                auto c = load_config(config);
+                check_export_folders(c, build_inventory(c));
+            });
+        const ssize_t written = ::write(fds[1], m.data(), m.size());
+        ::_exit(written == static_cast<ssize_t>(m.size()) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return out;
+}
+
 TEST(stapler_exports, haproxy_folder_of_a_directory_is_checked_at_its_haproxy_key) {
     files f;
-    std::filesystem::create_directory(f.dir / "stapled");
+    namespace fs = std::filesystem;
+    fs::create_directory(f.dir / "stapled");
     f.chain("stapled/www.pem", f.www.cert.get(), f.ca.cert.get());
     f.chain("stapled/strict.pem", f.strict.cert.get(), f.ca.cert.get());
-    if (::geteuid() == 0) GTEST_SKIP() << "root writes into a read-only folder; test_exports.py checks it as nobody";
-    std::filesystem::permissions(f.dir / "stapled", std::filesystem::perms::owner_write, std::filesystem::perm_options::remove);
-    const auto m = export_error(f, "[[directory]]\npath = \"stapled\"\nhaproxy = true\n");
-    std::filesystem::permissions(f.dir / "stapled", std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+    const auto config = f.config("[[directory]]\npath = \"stapled\"\nhaproxy = true\n");
+    std::string m;
+    if (::geteuid() == 0) {
+        // Readable and searchable by nobody, writable only by root.
+        for (const auto& p : {f.dir.path(), f.dir / "stapled"}) fs::permissions(p, fs::perms(0755));
+        for (const auto& p : {config, f.dir / "stapled/www.pem", f.dir / "stapled/strict.pem"})
+            fs::permissions(p, fs::perms(0644));
+        m = export_error_as_nobody(config);
+        EXPECT_NE(m.find(" is not writable by nobody (uid 65534): Permission denied"), std::string::npos) << m;
+    } else {
+        fs::permissions(f.dir / "stapled", fs::perms::owner_write, fs::perm_options::remove);
+        m = export_error(f, "[[directory]]\npath = \"stapled\"\nhaproxy = true\n");
+        fs::permissions(f.dir / "stapled", fs::perms::owner_write, fs::perm_options::add);
+    }
     EXPECT_NE(m.find(":3: key 'directory[0].haproxy': certificate 'strict': cannot write " +
                      (f.dir / "stapled" / "strict.pem.ocsp").string() + ": the folder " +
                      (f.dir / "stapled").string() + " is not writable by "),
               std::string::npos)
         << m;
+    EXPECT_NE(m.find("ReadWritePaths=" + (f.dir / "stapled").string()), std::string::npos) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos) << "one line for the folder: " << m;
 }
 
