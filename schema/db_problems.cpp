@@ -95,6 +95,19 @@ std::optional<file_facts> facts_of(const fs::path& file) {
 std::optional<std::string> access_problem(const fs::path& db, sqlite::open_mode mode) {
     const fs::path folder = folder_of(db);
     std::error_code ec;
+    struct stat st {};
+    if (::stat(folder.c_str(), &st) != 0 && errno == EACCES) {
+        // The folder may exist behind a parent this user cannot search: name that parent, not "missing".
+        fs::path blocker = fs::absolute(folder, ec);
+        while (blocker.has_parent_path() && blocker != blocker.parent_path()) {
+            blocker = blocker.parent_path();
+            if (access_errno(blocker, X_OK) == 0) continue;
+            if (auto f = facts_of(blocker)) {
+                return fmt::format("{}: {}", db.string(), unreadable_message(blocker, *f));
+            }
+        }
+        return fmt::format("{}: cannot reach folder {}: {}", db.string(), folder.string(), std::strerror(EACCES));
+    }
     if (!fs::is_directory(folder, ec)) {
         if (mode == sqlite::open_mode::read_write_create) return missing_folder_message(db);
         return fmt::format("{}: folder {} does not exist; check --db (or OCSPKIT_DB), or create the database: "
