@@ -303,6 +303,19 @@ class CliConventions(unittest.TestCase):
         self.assertEqual(run([OCSPCTL, "list"], env=env).stdout, before)
         self.assertIn("Global options (before or after the command)", run([OCSPCTL, "--help"]).stdout)
 
+    def test_man_page_documents_every_command_and_exit_status(self):
+        import re
+        man = (Path(os.environ["OCSPKIT_SOURCE_DIR"]) / "docs" / "man" / "ocspctl.1").read_text()
+        help_text = run([OCSPCTL, "--help"]).stdout
+        commands = re.findall(r"^  (\S+)\s", help_text.split("Subcommands:")[1], re.M)
+        self.assertIn("backup", commands)
+        for command in commands:
+            self.assertIn(f".B ocspctl {command.replace('-', chr(92) + '-')}", man, command)
+        for option in ("--json", "--decimal", "--force", "--owner", "--from", "--cert", "--since"):
+            self.assertIn(option.replace("-", "\\-"), man, option)
+        for code in ("0", "1", "2", "3"):
+            self.assertIn(f".TP\n.B {code}\n", man)
+
     def test_json_outputs_parse(self):
         listing = json.loads(run([OCSPCTL, "--db", str(self.db), "list", "--json"]).stdout)
         cert = listing["certificates"][0]
