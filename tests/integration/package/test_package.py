@@ -37,8 +37,9 @@ UNIT_DIR = Path("/lib/systemd/system")
 RESPONDER_UNIT = UNIT_DIR / "ocsp-responder.service"
 STAPLER_UNIT = UNIT_DIR / "ocsp-stapler.service"
 PROGRAMS = ["/usr/bin/ocspctl", "/usr/bin/ocsp-responder", "/usr/bin/ocsp-stapler"]
-# Every page in docs/man, gzipped; the daemons' pages at least (the units' Documentation= names them).
-MAN_PAGES = sorted({"/usr/share/man/man8/ocsp-responder.8.gz", "/usr/share/man/man8/ocsp-stapler.8.gz"}
+# The three pages, and every other page in docs/man, gzipped.
+MAN_PAGES = sorted({"/usr/share/man/man1/ocspctl.1.gz", "/usr/share/man/man8/ocsp-responder.8.gz",
+                    "/usr/share/man/man8/ocsp-stapler.8.gz"}
                    | {f"/usr/share/man/man{page.suffix[1:]}/{page.name}.gz"
                       for page in (SOURCE_DIR / "docs/man").glob("*.[1-8]")})
 MAX_EXPOSURE = 2.5
