@@ -468,8 +468,10 @@ result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, co
     insert_.run();
     if (index_.conn_->changes() == 1) {
         ++changed_;
-        audit_entry entry{rec.issuer_id, rec.serial, std::nullopt, rec.status, std::string{options.detail}};
-        write_audit(audit_, index_.audit_, entry);
+        if (rec.status != cert_status::good || options.audit_good_inserts) {
+            audit_entry entry{rec.issuer_id, rec.serial, std::nullopt, rec.status, std::string{options.detail}};
+            write_audit(audit_, index_.audit_, entry);
+        }
         return upsert_outcome::inserted;
     }
 

@@ -152,6 +152,10 @@ struct merge_options {
     // index is not lifted or replaced by the incoming row unless `force` (and a permanent revocation never).
     bool import_rule = false;
     bool force = false;
+    // A certificate that enters the index as good gets its own audit row only when this is set; bulk
+    // imports leave it off and count such rows in their summary row (a million audit rows would double
+    // a first import's time and size). Any status set or changed is always audited row by row.
+    bool audit_good_inserts = true;
 };
 
 // What a backup file holds, read from it.

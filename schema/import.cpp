@@ -176,7 +176,7 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
     std::vector<std::pair<std::size_t, std::string>> errors;  // (line, message), sorted before reporting
     std::vector<std::pair<std::size_t, std::string>> conflicts;
     std::string detail;
-    merge_options merge_opts{.detail = {}, .import_rule = true, .force = options.force};
+    merge_options merge_opts{.detail = {}, .import_rule = true, .force = options.force, .audit_good_inserts = false};
     const auto bad_line = [&](std::size_t line_no, std::string_view problem) {
         ++report.bad;
         if (errors.size() < options.max_errors_kept) errors.emplace_back(line_no, fmt::format("{}:{}: {}", name, line_no, problem));
@@ -255,7 +255,9 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
             rec.subject.assign(subjects, p.subject_offset, p.subject_length);
             rec.cert_der.reset();
             detail.clear();
-            fmt::format_to(std::back_inserter(detail), "{}:{}", name, p.line_no);
+            // The file is named once, in the summary row; a million rows repeating its path would be
+            // tens of megabytes.
+            fmt::format_to(std::back_inserter(detail), "line {}", p.line_no);
             merge_opts.detail = detail;
             auto outcome = batch.merge(rec, merge_opts);
             if (!outcome) {
@@ -367,7 +369,7 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
                 rec->invalidity_date = existing->invalidity_date;
                 rec->hold_instruction = existing->hold_instruction;
             }
-            auto outcome = batch.merge(*rec, merge_options{.detail = where});
+            auto outcome = batch.merge(*rec, merge_options{.detail = where, .audit_good_inserts = false});
             if (!outcome) {
                 note(report, max_errors_kept, fmt::format("{}: {}", where, outcome.error_message()));
                 continue;
