@@ -135,5 +135,25 @@ TEST_F(sqlite_test, second_writer_gets_busy_after_the_timeout) {
     EXPECT_TRUE(sqlite_error(message, code).is_busy());
 }
 
+TEST_F(sqlite_test, backup_copies_a_snapshot_and_holds_the_destination_lock_between_steps) {
+    db_.exec("PRAGMA journal_mode = WAL");
+    for (int k = 0; k < 50; ++k) insert(k);
+    const auto copy_file = dir_ / "copy.db";
+    connection copy{copy_file, open_mode::read_write_create};
+    {
+        backup run{copy, db_};
+        // A step of no pages locks the destination: another writer there times out.
+        EXPECT_FALSE(run.step(0));
+        connection other{copy_file, open_mode::read_write, 20ms};
+        const auto [message, code] = error_of([&] { other.exec("CREATE TABLE x (y)"); });
+        EXPECT_TRUE(sqlite_error(message, code).is_busy()) << message;
+        EXPECT_TRUE(run.step(-1));
+        run.finish();
+    }
+    auto s = copy.prepare("SELECT count(*) FROM t");
+    ASSERT_TRUE(s.step());
+    EXPECT_EQ(s.column_int(0), 50);
+}
+
 }  // namespace
 }  // namespace ocspkit::sqlite
