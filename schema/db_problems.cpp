@@ -45,8 +45,9 @@ std::string missing_folder_message(const fs::path& db, std::string_view owner, s
 }
 
 std::string unreadable_message(const fs::path& file, const file_facts& f) {
-    return fmt::format("cannot read {} (owned by {}:{}, mode {}): run ocspctl as root or as {}, e.g. sudo -u {} "
-                       "ocspctl ...; or let the group read it: `chown {}:{} {} && chmod 0640 {}`",
+    // Also said to the responder, which only reads: the advice names both ways in.
+    return fmt::format("cannot read {} (owned by {}:{}, mode {}): run as root or as {} (e.g. sudo -u {} "
+                       "ocspctl ...), or let the group read it: `chown {}:{} {} && chmod 0640 {}`",
                        file.string(), f.owner, f.group, mode_text(f.mode), f.owner, f.owner, f.owner, f.group,
                        file.string(), file.string());
 }
@@ -167,7 +168,24 @@ std::string explain(const fs::path& db, const sqlite::sqlite_error& e, sqlite::o
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_AUTH: {
-        // Look again at what is in the way; a reader in WAL mode also writes the -shm file.
+        // A reader in WAL mode writes the -shm file, or creates it in the folder: name that, not the
+        // database file, which a reader need not be able to write.
+        if (mode == sqlite::open_mode::read_only) {
+            constexpr std::string_view why =
+                " (in WAL mode even a reader needs write access to the -shm file and, while it does not exist, to "
+                "the folder)";
+            const fs::path shm = db.string() + "-shm";
+            std::error_code ec;
+            if (fs::exists(shm, ec) && access_errno(shm, W_OK) != 0) {
+                return unwritable_message(shm, facts_of(shm).value_or(file_facts{"?", "?", 0}), "WAL index") +
+                       std::string{why};
+            }
+            const fs::path folder = folder_of(db);
+            if (!fs::exists(shm, ec) && access_errno(folder, W_OK) != 0) {
+                return unwritable_message(folder, facts_of(folder).value_or(file_facts{"?", "?", 0}), "folder") +
+                       std::string{why};
+            }
+        }
         if (auto problem = access_problem(db, mode == sqlite::open_mode::read_only ? sqlite::open_mode::read_write : mode)) {
             if (mode == sqlite::open_mode::read_only) {
                 return *problem + " (in WAL mode even a reader needs write access to the -shm file and, while it "

@@ -32,9 +32,9 @@ TEST(db_problem_messages, name_the_path_and_the_fix) {
               "cannot write folder /var/lib/ocspkit (owned by root, mode 0755): run ocspctl as root or as root, e.g. "
               "sudo -u root ocspctl ...");
     EXPECT_EQ(unreadable_message("/srv/index.db", file_facts{"ocspkit", "ocspkit", 0600}),
-              "cannot read /srv/index.db (owned by ocspkit:ocspkit, mode 0600): run ocspctl as root or as ocspkit, "
-              "e.g. sudo -u ocspkit ocspctl ...; or let the group read it: `chown ocspkit:ocspkit /srv/index.db && "
-              "chmod 0640 /srv/index.db`");
+              "cannot read /srv/index.db (owned by ocspkit:ocspkit, mode 0600): run as root or as ocspkit (e.g. sudo "
+              "-u ocspkit ocspctl ...), or let the group read it: `chown ocspkit:ocspkit /srv/index.db && chmod 0640 "
+              "/srv/index.db`");
     EXPECT_EQ(busy_message("/srv/index.db", std::chrono::milliseconds{5000}),
               "database /srv/index.db is locked by another writer (waited 5000 ms); nothing changed, try again (or "
               "raise --busy-timeout)");
