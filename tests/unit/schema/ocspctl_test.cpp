@@ -265,5 +265,32 @@ TEST_F(ocspctl_test, export_to_file_writes_attr) {
     EXPECT_FALSE(std::filesystem::exists(dir / "out.txt.tmp"));
 }
 
+TEST_F(ocspctl_test, global_db_before_the_command_and_bulk_revoke_from_stdin) {
+    const auto with_input = [&](std::vector<std::string> args, const std::string& input) {
+        std::vector<const char*> argv{"ocspctl"};
+        for (const auto& a : args) argv.push_back(a.c_str());
+        std::istringstream in(input);
+        std::ostringstream out, err;
+        const int status = run(static_cast<int>(argv.size()), argv.data(), in, out, err, now);
+        return outcome{status, out.str(), err.str()};
+    };
+    // One bad line (1002 is already on hold, so a second hold is refused) changes nothing.
+    auto bad = with_input({"--db", db, "revoke", "--from", "-", "--reason", "certificateHold"},
+                          "# hold these\n1000\n1002\n");
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_NE(bad.err.find("(stdin):3: serial 1002 is already on hold since"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("(stdin): 1 bad of 2 lines; nothing revoked, database unchanged"), std::string::npos);
+    EXPECT_NE(ctl({"show", "1000"}).out.find("status            good\n"), std::string::npos);
+
+    auto good = with_input({"--db", db, "revoke", "--from", "-", "--reason", "superseded", "--decimal"},
+                           "4096  # 0x1000\n");
+    EXPECT_EQ(good.status, 0) << good.err;
+    EXPECT_NE(ctl({"show", "serial=1000"}).out.find("status            revoked\n"), std::string::npos);
+    const auto audit = ctl({"audit", "--serial", "10:00", "--json"});
+    EXPECT_EQ(audit.status, 0);
+    EXPECT_NE(audit.out.find("\"command\":\"revoke\""), std::string::npos) << audit.out;
+    EXPECT_NE(audit.out.find("\"new_status\":\"revoked\""), std::string::npos) << audit.out;
+}
+
 }  // namespace
 }  // namespace ocspkit::ocspctl
