@@ -172,8 +172,9 @@ struct restore_summary {
     std::int64_t previous_change_seq = 0;  // the index's counter before the restore
     std::int64_t change_seq = 0;           // after: max(previous, backup's) + 1
     std::size_t status_changes = 0;        // certificates whose status (or presence) differs, each audited
-    // Serials (hex) that were revoked or on hold in the index and are good or absent in the backup.
-    std::vector<std::string> revocations_undone;
+    // Serials (hex) revoked or on hold in the index and good, absent (or only held) in the backup: the
+    // restore keeps the index's row for them, since no command turns a revocation back into good.
+    std::vector<std::string> revocations_kept;
 };
 
 class cert_index {

@@ -203,12 +203,40 @@ restore_summary cert_index::restore_from(const fs::path& file, const fs::path& d
             out.change_seq = std::max(out.previous_change_seq, out.restored.change_seq) + 1;
             const std::int64_t seq = out.change_seq;
 
-            // What the restore undoes, for the operator's warning.
-            auto undone = stage.prepare(
-                "SELECT c.serial FROM current_index.certificates c LEFT JOIN main.certificates m "
-                "ON m.issuer_id = c.issuer_id AND m.serial = c.serial WHERE c.status <> 0 AND coalesce(m.status, 0) = 0 "
-                "ORDER BY c.issuer_id, length(c.serial), c.serial");
-            while (undone.step()) out.revocations_undone.push_back(to_hex(undone.column_blob(0)));
+            // Revocations are sticky across a restore too: a certificate revoked (or held) in the index and
+            // good, absent or merely held in the backup keeps the index's row. An older backup brings back
+            // older state for everything else, but never turns a revoked certificate back to good; a hold
+            // is lifted with `ocspctl unrevoke` afterwards if that was meant.
+            constexpr std::string_view carried =
+                " FROM current_index.certificates c"
+                " JOIN current_index.issuers ci ON ci.id = c.issuer_id"
+                " JOIN main.issuers i ON i.id = c.issuer_id AND i.name_hash_sha256 = ci.name_hash_sha256"
+                "  AND i.key_hash_sha256 = ci.key_hash_sha256"
+                " LEFT JOIN main.certificates m ON m.issuer_id = c.issuer_id AND m.serial = c.serial"
+                " WHERE (c.status = 1 AND m.status IS NOT 1) OR (c.status = 2 AND coalesce(m.status, 0) = 0)";
+            // A revocation whose issuer the backup does not have (under the same id) cannot be carried over:
+            // refuse rather than drop it.
+            const auto orphaned = scalar(stage,
+                "SELECT count(*) FROM current_index.certificates c WHERE c.status <> 0 AND NOT EXISTS ("
+                " SELECT 1 FROM current_index.issuers ci JOIN main.issuers i ON i.id = ci.id"
+                "  AND i.name_hash_sha256 = ci.name_hash_sha256 AND i.key_hash_sha256 = ci.key_hash_sha256"
+                " WHERE ci.id = c.issuer_id)");
+            if (orphaned > 0) {
+                throw index_error(fmt::format(
+                    "{}: {} revoked or held certificates of {} belong to issuers that the backup does not have (it "
+                    "is a backup of another index?); a restore never drops a revocation: restore into a new path "
+                    "(--db NEW) instead; refused, the database was not changed",
+                    file.string(), orphaned, db.string()));
+            }
+            auto kept = stage.prepare(fmt::format("SELECT c.serial{} ORDER BY c.issuer_id, length(c.serial), c.serial",
+                                                  carried));
+            while (kept.step()) out.revocations_kept.push_back(to_hex(kept.column_blob(0)));
+            stage.exec(fmt::format(
+                "INSERT OR REPLACE INTO main.certificates (issuer_id, serial, not_before, not_after, status, "
+                "revocation_time, reason, invalidity_date, hold_instruction, subject, cert_der, change_seq) "
+                "SELECT c.issuer_id, c.serial, c.not_before, c.not_after, c.status, c.revocation_time, c.reason, "
+                "c.invalidity_date, c.hold_instruction, c.subject, c.cert_der, c.change_seq{}",
+                carried));
 
             // The index's history stays: rows the backup does not have are appended in their order.
             stage.exec(

@@ -27,9 +27,10 @@ int cmd_restore(context& c, const std::string& file) {
     std::error_code ec;
     if (fs::equivalent(file, c.db.path, ec)) bad_input(fmt::format("{}: is the database itself", file));
     const auto s = cert_index::restore_from(file, c.db.path, std::chrono::milliseconds{c.db.busy_timeout_ms}, c.db.audit);
-    // A restore may bring back older state; an undone revocation is said out loud (and audited).
-    for (const auto& serial : s.revocations_undone) {
-        c.err << fmt::format("warning: serial {} was revoked or on hold in {} and is good or absent in the backup\n",
+    // A restore brings back older state, except that a revocation made after the backup stays.
+    for (const auto& serial : s.revocations_kept) {
+        c.err << fmt::format("note: serial {} is revoked or on hold in {} but not in the backup; its revocation is "
+                             "kept (lift a hold with `ocspctl unrevoke`)\n",
                              serial, c.db.path);
     }
     c.out << fmt::format("{}: restored from {} ({} issuers, {} certificates, backup change sequence {}); change "

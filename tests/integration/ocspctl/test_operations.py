@@ -244,16 +244,30 @@ class BackupRestoreAudit(unittest.TestCase):
             self.assertIn(f"0x{target}: revoked", text)
             self.assertIn(f"0x{late}: good", text)
             r = ctl(self.db, "restore", backup)
-            self.assertIn(f"warning: serial {target} was revoked or on hold in {self.db}", r.stderr)
+            self.assertIn(f"note: serial {target} is revoked or on hold in {self.db} but not in the backup; "
+                          "its revocation is kept", r.stderr)
             resp.wait_for_index_changes()
             _rc, text = ocsp_query(resp.url, self.pki.ca_cert, serials=[target, late])
-            self.assertIn(f"0x{target}: good", text)   # older state, restored on purpose ...
-            self.assertIn(f"0x{late}: unknown", text)  # ... and the later certificate is gone
+            self.assertIn(f"0x{late}: unknown", text)  # older state, restored on purpose ...
+            self.assertIn(f"0x{target}: revoked", text)  # ... but a revocation is never undone
         finally:
             resp.close()
         rows = json.loads(ctl(self.db, "audit", "--serial", target, "--json").stdout)["entries"]
         self.assertEqual([(e["command"], e["old_status"], e["new_status"]) for e in rows][-1],
-                         ("restore", "revoked", "good"))
+                         ("revoke", "good", "revoked"))
+        # A backup of another index (other issuers) would drop this revocation: refused, nothing changed.
+        other = self.root / "other"
+        other.mkdir()
+        other_pki = Pki(other, "Other CA")
+        other_db = other / "index.db"
+        ctl(other_db, "init")
+        ctl(other_db, "issuer", "add", other_pki.ca_cert)
+        ctl(other_db, "backup", other / "other-backup.db")
+        r = ctl(self.db, "restore", other / "other-backup.db", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("a restore never drops a revocation", r.stderr)
+        self.assertEqual(json.loads(ctl(self.db, "show", target, "--json").stdout)["certificates"][0]["status"],
+                         "revoked")
 
     def test_audit_records_user_and_sudo_user_as_json(self):
         env = dict(os.environ, SUDO_USER="alice")

@@ -161,7 +161,8 @@ TEST_F(audit_backup_test, restore_keeps_the_change_sequence_monotonic_and_stamps
     EXPECT_EQ(b.revoked, 1);
     EXPECT_EQ(b.change_seq, index.current_change_seq());
 
-    // After the backup: another revocation and a new certificate, which the restore takes back.
+    // After the backup: another revocation, which the restore keeps (revocations are sticky), and a new
+    // certificate, which it takes back.
     write(index, revoked_cert(issuer, "11"));
     write(index, good_cert(issuer, "13"));
     const auto before = index.current_change_seq();
@@ -170,12 +171,12 @@ TEST_F(audit_backup_test, restore_keeps_the_change_sequence_monotonic_and_stamps
     const auto r = cert_index::restore_from(backup, db, 5000ms, alice("restore"));
     EXPECT_EQ(r.previous_change_seq, before);
     EXPECT_EQ(r.change_seq, before + 1);
-    EXPECT_EQ(r.revocations_undone, std::vector<std::string>{"11"});
-    EXPECT_EQ(r.status_changes, 2u);  // 11 revoked -> good, 13 good -> absent
+    EXPECT_EQ(r.revocations_kept, std::vector<std::string>{"11"});
+    EXPECT_EQ(r.status_changes, 1u);  // 13 good -> absent
 
     EXPECT_EQ(index.current_change_seq(), before + 1);
     EXPECT_EQ(index.find_certificate(issuer, *serial_number::from_hex("10"))->status, cert_status::revoked);
-    EXPECT_EQ(index.find_certificate(issuer, *serial_number::from_hex("11"))->status, cert_status::good);
+    EXPECT_EQ(index.find_certificate(issuer, *serial_number::from_hex("11"))->status, cert_status::revoked);
     EXPECT_FALSE(index.find_certificate(issuer, *serial_number::from_hex("13")));
     // What a responder that saw `before` is told: every certificate, and the one that went away.
     const auto changes = index.changes_since(before);
@@ -186,13 +187,10 @@ TEST_F(audit_backup_test, restore_keeps_the_change_sequence_monotonic_and_stamps
 
     // The history before the restore is still there, then one row per status change and the summary.
     const auto rows = index.list_audit({});
-    ASSERT_EQ(rows.size(), history + 3);
+    ASSERT_EQ(rows.size(), history + 2);
     EXPECT_EQ(rows[history].command, "restore");
-    EXPECT_EQ(rows[history].entry.serial->to_hex(), "11");
-    EXPECT_EQ(rows[history].entry.old_status, cert_status::revoked);
-    EXPECT_EQ(rows[history].entry.new_status, cert_status::good);
-    EXPECT_EQ(rows[history + 1].entry.serial->to_hex(), "13");
-    EXPECT_FALSE(rows[history + 1].entry.new_status);
+    EXPECT_EQ(rows[history].entry.serial->to_hex(), "13");
+    EXPECT_FALSE(rows[history].entry.new_status);
     EXPECT_NE(rows.back().entry.detail.find("restored from " + backup.string()), std::string::npos);
     EXPECT_EQ(rows.back().sudo_user, "alice");
 }
