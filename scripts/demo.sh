@@ -117,6 +117,8 @@ query -cert ca/api.demo.test.pem
 show "$ocspctl" revoke "$api_serial" --reason keyCompromise
 sleep 0.3
 query -cert ca/api.demo.test.pem
+show "$ocspctl" audit --serial "$api_serial"
+show "$ocspctl" backup index-backup.db
 
 step "the same answer over HTTP GET (RFC 5019), with its caching headers"
 openssl ocsp -issuer ca/ca.pem -cert ca/www.demo.test.pem -no_nonce -reqout req.der
