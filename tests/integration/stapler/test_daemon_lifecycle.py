@@ -40,7 +40,8 @@ class DaemonLifecycle(StaplerFixtures, unittest.TestCase):
         stapler.wait_ready(timeout=10)
         elapsed = time.monotonic() - started
         self.assertGreaterEqual(elapsed, 1.8, "ready before startup_timeout although the fetch hangs")
-        self.assertLess(elapsed, 6, "startup_timeout not honoured")
+        # Generous: the bound is startup_timeout (2 s) plus start-up under a loaded CI machine.
+        self.assertLess(elapsed, 10, "startup_timeout not honoured")
         rc, doc, r = stapler.status_json()
         self.assertEqual(rc, 0, r.stdout + r.stderr)
         self.assertIs(doc["ready"], True)
@@ -82,8 +83,10 @@ class DaemonLifecycle(StaplerFixtures, unittest.TestCase):
 
         # A broken configuration on SIGHUP keeps the running one.
         stapler.config.write_text(stapler.config.read_text() + "\nbogus = 1\n")
+        refusals = stapler.log_text().count("configuration not reloaded")
         stapler.sighup()
-        time.sleep(0.5)
+        stapler.wait_for(lambda: stapler.log_text().count("configuration not reloaded") > refusals,
+                         "the refused reload to be logged")
         self.assertTrue(stapler.alive(), stapler.log_text())
         stapler.write_config()  # the status client reads the control socket's path from the file
         self.assertEqual(names(), [("fromdir", "good"), ("kept", "good")])
