@@ -22,3 +22,12 @@ endif()
 # Every project target links this one instead of repeating the two above.
 add_library(ocspkit_options INTERFACE)
 target_link_libraries(ocspkit_options INTERFACE ocspkit_warnings ocspkit_sanitizers)
+
+# sd_notify for systemd's Type=notify (READY, RELOADING, STOPPING). Required: both units are
+# Type=notify, and a daemon built without it would never tell systemd it started.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(OCSPKIT_LIBSYSTEMD REQUIRED IMPORTED_TARGET GLOBAL libsystemd)
+function(ocspkit_link_systemd target)
+  target_compile_definitions(${target} PRIVATE OCSPKIT_HAVE_SYSTEMD=1)
+  target_link_libraries(${target} PRIVATE PkgConfig::OCSPKIT_LIBSYSTEMD)
+endfunction()
