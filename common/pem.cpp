@@ -5,8 +5,6 @@
 #include <cstring>
 #include <memory>
 
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "common/openssl_error.hpp"
+#include "common/unix_account.hpp"
 
 namespace ocspkit {
 
@@ -152,22 +151,6 @@ std::vector<ossl::x509_ptr> load_certificates(const std::filesystem::path& file)
 ossl::x509_ptr load_certificate(const std::filesystem::path& file) {
     auto certs = load_certificates(file);
     return std::move(certs.front());
-}
-
-std::string user_name(unsigned uid) {
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    char buffer[4096];
-    if (::getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
-    return std::to_string(uid);
-}
-
-std::string group_name(unsigned gid) {
-    struct group gr {};
-    struct group* found = nullptr;
-    char buffer[4096];
-    if (::getgrgid_r(gid, &gr, buffer, sizeof buffer, &found) == 0 && found) return found->gr_name;
-    return std::to_string(gid);
 }
 
 std::string key_mode_problem(const std::filesystem::path& file, unsigned mode, std::string_view owner,

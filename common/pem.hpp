@@ -38,10 +38,6 @@ std::string key_mode_problem(const std::filesystem::path& file, unsigned mode, s
 // descriptor, before a byte is read.
 ossl::evp_pkey_ptr load_private_key(const std::filesystem::path& file, key_file_policy policy = {});
 
-// The user or group name of an id, or the number when it has no name.
-std::string user_name(unsigned uid);
-std::string group_name(unsigned gid);
-
 // A trust store from a file holding one or more CA certificates.
 ossl::x509_store_ptr load_ca_bundle(const std::filesystem::path& file);
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/pem.hpp"
+#include "common/unix_account.hpp"
 
 namespace ocspkit::responder {
 namespace {

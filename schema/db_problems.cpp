@@ -8,8 +8,7 @@
 
 #include <fmt/format.h>
 
-#include <grp.h>
-#include <pwd.h>
+#include "common/unix_account.hpp"
 
 namespace ocspkit::schema {
 
@@ -71,26 +70,10 @@ std::string corrupt_message(const fs::path& db, std::string_view sqlite_says) {
                        db.string(), sqlite_says, db.string(), db.string(), db.string());
 }
 
-std::string account_name(unsigned uid) {
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    char buffer[4096];
-    if (::getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
-    return std::to_string(uid);
-}
-
-std::string account_group_name(unsigned gid) {
-    struct group gr {};
-    struct group* found = nullptr;
-    char buffer[4096];
-    if (::getgrgid_r(gid, &gr, buffer, sizeof buffer, &found) == 0 && found) return found->gr_name;
-    return std::to_string(gid);
-}
-
 std::optional<file_facts> facts_of(const fs::path& file) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) return std::nullopt;
-    return file_facts{account_name(st.st_uid), account_group_name(st.st_gid), static_cast<unsigned>(st.st_mode & 07777)};
+    return file_facts{user_name(st.st_uid), group_name(st.st_gid), static_cast<unsigned>(st.st_mode & 07777)};
 }
 
 std::optional<std::string> access_problem(const fs::path& db, sqlite::open_mode mode) {

@@ -39,10 +39,6 @@ std::optional<std::string> access_problem(const std::filesystem::path& db, sqlit
 std::string explain(const std::filesystem::path& db, const sqlite::sqlite_error& e, sqlite::open_mode mode,
                     std::chrono::milliseconds busy_timeout);
 
-// The name of a user or group id, or the number when it has no name.
-std::string account_name(unsigned uid);
-std::string account_group_name(unsigned gid);
-
 // The facts of an existing file, or nullopt.
 std::optional<file_facts> facts_of(const std::filesystem::path& file);
 

@@ -10,6 +10,7 @@
 
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
+#include "common/unix_account.hpp"
 #include "common/version.hpp"
 #include "schema/db_problems.hpp"
 #include "schema/ocspctl/internal.hpp"
@@ -43,7 +44,7 @@ void add_db_options(CLI::App* app, db_flags& flags) {
 
 schema::audit_context audit_actor(std::string command, sys_seconds now) {
     schema::audit_context actor;
-    actor.unix_user = schema::account_name(::geteuid());
+    actor.unix_user = user_name(::geteuid());
     if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') actor.sudo_user = sudo;
     actor.command = std::move(command);
     actor.time = now;

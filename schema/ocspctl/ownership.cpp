@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "common/unix_account.hpp"
 #include "schema/db_problems.hpp"
 #include "schema/ocspctl/internal.hpp"
 
@@ -57,8 +58,8 @@ file_owner resolve_owner(const std::string& owner, const std::string& group) {
         }
     }
     // Unchanged parts keep the file's current owner or group (chown with -1); names are for messages.
-    out.user_name = out.uid == static_cast<uid_t>(-1) ? std::string{"(unchanged)"} : schema::account_name(out.uid);
-    out.group_name = out.gid == static_cast<gid_t>(-1) ? std::string{"(unchanged)"} : schema::account_group_name(out.gid);
+    out.user_name = out.uid == static_cast<uid_t>(-1) ? std::string{"(unchanged)"} : user_name(out.uid);
+    out.group_name = out.gid == static_cast<gid_t>(-1) ? std::string{"(unchanged)"} : group_name(out.gid);
     return out;
 }
 

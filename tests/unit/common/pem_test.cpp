@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <openssl/pem.h>
 
+#include "common/unix_account.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace ocspkit {
