@@ -15,7 +15,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from ocspkit_testlib import OCSPCTL, Pki, Responder, ocsp_query, responder_issuer, run  # noqa: E402
+from ocspkit_testlib import OCSPCTL, Index, Pki, Responder, ocsp_query, responder_issuer, run  # noqa: E402
 
 
 def ctl(db, *args, check=True, env=None, input=None):
@@ -39,9 +39,7 @@ class ReimportKeepsIndexRevocations(unittest.TestCase):
             cert, _key, serial = self.pki.issue(f"{name}.example")
             self.certs[name] = (cert, serial)
         self.db = self.root / "index.db"
-        ctl(self.db, "init")
-        ctl(self.db, "issuer", "add", self.pki.ca_cert)
-        ctl(self.db, "import-index", "--issuer", self.pki.ca_cert, self.pki.index())
+        Index(self.db).add_pki(self.pki)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -170,9 +168,7 @@ class BackupRestoreAudit(unittest.TestCase):
         self.pki = Pki(self.root, "Backup CA")
         self.serials = [self.pki.issue(f"b{i}.example")[2] for i in range(3)]
         self.db = self.root / "index.db"
-        ctl(self.db, "init")
-        ctl(self.db, "issuer", "add", self.pki.ca_cert)
-        ctl(self.db, "import-index", "--issuer", self.pki.ca_cert, self.pki.index())
+        Index(self.db).add_pki(self.pki)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -302,9 +298,7 @@ class CliConventions(unittest.TestCase):
         cls.pki = Pki(cls.root, "Cli CA")
         cls.serial = cls.pki.issue("cli.example")[2]
         cls.db = cls.root / "index.db"
-        ctl(cls.db, "init")
-        ctl(cls.db, "issuer", "add", cls.pki.ca_cert)
-        ctl(cls.db, "import-index", "--issuer", cls.pki.ca_cert, cls.pki.index())
+        Index(cls.db).add_pki(cls.pki)
 
     @classmethod
     def tearDownClass(cls):
