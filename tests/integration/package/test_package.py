@@ -182,6 +182,7 @@ class Package(unittest.TestCase):
             self.assertEqual(owner_mode("/etc/ocspkit"), ("root", "ocspkit", 0o750))
             self.assertEqual(owner_mode("/var/lib/ocsp-stapler"), ("ocsp-stapler", "ocsp-stapler", 0o700))
             self.assertEqual(owner_mode("/etc/ocsp-stapler"), ("root", "root", 0o755))
+            self.assertEqual(owner_mode("/var/lib/ocsp-stapler/nginx"), ("ocsp-stapler", "ocsp-stapler", 0o755))
 
         check()
         before = identity()
@@ -277,6 +278,7 @@ startup_timeout = "20s"
 [[certificate]]
 name = "www"
 chain = "{chain}"
+nginx_file = "/var/lib/ocsp-stapler/nginx/www.der"   # the example configuration's export folder
 """)
         stapler = Service(Unit(STAPLER_UNIT), tmp / "stapler", trace_syscalls=True)
         self.addCleanup(stapler.close)
@@ -287,6 +289,9 @@ chain = "{chain}"
         text = run(["/usr/bin/ocsp-stapler", "status", "--config", str(stapler_config)]).stdout
         self.assertRegex(text, r"(?m)^www\s+good\b", text)
         self.assertEqual(owner_mode("/var/lib/ocsp-stapler/www.der")[:2], ("ocsp-stapler", "ocsp-stapler"))
+        # Readiness waited for the export, written by the service user into the folder the package made.
+        self.assertEqual(Path("/var/lib/ocsp-stapler/nginx/www.der").read_bytes(),
+                         Path("/var/lib/ocsp-stapler/www.der").read_bytes())
 
         # A TLS server's side: another user reads the staple through the installed libocspstaple.
         self.assert_library_staple(tmp, leaf, ca, "good")
