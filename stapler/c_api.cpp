@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 
 #include "common/ossl_ptr.hpp"
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_reader.hpp"
 
 namespace stapler = ocspkit::stapler;
 

@@ -25,7 +25,7 @@
 
 #include "common/ossl_ptr.hpp"
 #include "ocsp_staple.h"
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 
 namespace {
 

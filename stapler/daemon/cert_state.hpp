@@ -21,7 +21,7 @@
 
 #include "stapler/daemon/schedule.hpp"
 #include "stapler/policy.hpp"
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 #include "stapler/validate.hpp"
 
 namespace ocspkit::stapler::daemon {

@@ -21,7 +21,7 @@
 #include "common/log_format.hpp"
 #include "common/ossl_ptr.hpp"
 #include "stapler/policy.hpp"
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 
 namespace ocspkit::stapler::daemon {
 

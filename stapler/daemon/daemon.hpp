@@ -37,7 +37,7 @@
 #include "stapler/daemon/config.hpp"
 #include "stapler/daemon/exports.hpp"
 #include "stapler/daemon/store.hpp"
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 
 namespace ocspkit::stapler::daemon {
 

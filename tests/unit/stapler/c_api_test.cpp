@@ -14,7 +14,7 @@
 
 #include "common/ossl_ptr.hpp"
 #include "common/pem.hpp"
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/unit/stapler/ocsp_fixtures.hpp"
 

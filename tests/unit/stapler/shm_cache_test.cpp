@@ -1,5 +1,5 @@
 // The shared-memory cache, single-threaded: contents, restarts, and files that are not what they claim.
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 
 #include <cstring>
 #include <filesystem>
@@ -472,6 +472,54 @@ TEST(shm_cache_reader, random_garbage_slots_never_crash) {
     for (const auto& [key, entry] : w->entries()) EXPECT_LE(entry.der.size(), w->max_der_len());
     EXPECT_FALSE(w->put(key_n(1), staple_entry(der_n(20, 1))));
     EXPECT_EQ(lookup(open_reader(path), key_n(1)).der, der_n(20, 1));
+}
+
+// shm_reader::over() reads a region already in memory (what the shm fuzz target feeds it): the same
+// header checks as open(), against the region's own size.
+TEST(shm_cache_reader, a_region_in_memory_is_checked_like_a_file) {
+    temp_dir dir;
+    const auto path = dir / "cache";
+    const shm_options o{16, 128};
+    {
+        auto w = open_writer(path, o);
+        ASSERT_FALSE(w->put(key_n(3), staple_entry(der_n(40, 3))));
+    }
+    const auto size = static_cast<std::size_t>(std::filesystem::file_size(path));
+    std::vector<std::uint64_t> words(size / 8 + 1);  // 8-byte aligned, one spare word
+    auto* region = reinterpret_cast<std::uint8_t*>(words.data());
+    {
+        std::ifstream in(path, std::ios::binary);
+        in.read(reinterpret_cast<char*>(region), static_cast<std::streamsize>(size));
+        ASSERT_TRUE(in.good());
+    }
+    std::error_code ec;
+    auto r = shm_reader::over({region, size}, ec);
+    ASSERT_TRUE(r) << ec.message();
+    EXPECT_EQ(lookup(*r, key_n(3)).der, der_n(40, 3));
+    EXPECT_EQ(lookup(*r, key_n(4)).ec, shm_errc::not_found);
+
+    EXPECT_FALSE(shm_reader::over({region, size - 1}, ec));
+    EXPECT_EQ(ec, shm_errc::truncated);
+    EXPECT_FALSE(shm_reader::over({region, 20}, ec));
+    EXPECT_EQ(ec, shm_errc::truncated);
+    EXPECT_FALSE(shm_reader::over({region + 1, size}, ec));  // misaligned
+    EXPECT_EQ(ec, shm_errc::invalid_argument);
+    EXPECT_FALSE(shm_reader::over({}, ec));
+    EXPECT_EQ(ec, shm_errc::invalid_argument);
+    region[0] ^= 0xff;
+    EXPECT_FALSE(shm_reader::over({region, size}, ec));
+    EXPECT_EQ(ec, shm_errc::bad_magic);
+}
+
+// The writer's own reader shares its mapping and sees each put at once.
+TEST(shm_cache, the_writers_reader_shares_its_mapping) {
+    temp_dir dir;
+    auto w = open_writer(dir / "cache");
+    const shm_reader r = w->reader();
+    EXPECT_EQ(lookup(r, key_n(5)).ec, shm_errc::not_found);
+    ASSERT_FALSE(w->put(key_n(5), staple_entry(der_n(33, 5))));
+    EXPECT_EQ(lookup(r, key_n(5)).der, der_n(33, 5));
+    EXPECT_EQ(r.generation(), w->generation());
 }
 
 TEST(shm_cache, writer_replaces_a_foreign_file) {

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "stapler/shm_cache.hpp"
+#include "stapler/shm_writer.hpp"
 
 namespace ocspkit::stapler {
 namespace {
@@ -128,8 +128,8 @@ TEST(shm_stress, readers_only_ever_see_complete_versions) {
     // maps the file itself as a TLS server process would.
     auto own = shm_reader::open(path.c_str(), ec);
     ASSERT_TRUE(own) << ec.message();
-    const shm_reader attached_a = shm_reader::attach(*writer);
-    const shm_reader attached_b = shm_reader::attach(*writer);
+    const shm_reader attached_a = writer->reader();
+    const shm_reader attached_b = writer->reader();
     const shm_reader* readers[] = {&attached_a, &attached_b, &*own};
 
     std::atomic<bool> stop{false};
