@@ -5,8 +5,10 @@ at run time with `set_mode()`:
 
   proxy          forward the request (GET path or POST body) to `target` (the real ocsp-responder) and
                  relay its status, Content-Type, Cache-Control and body
-  sign           answer itself, signed with the issuer's key: status from `statuses` (serial -> "good" or
-                 "revoked"), thisUpdate = now - backdate, nextUpdate = now + validity
+  sign           answer itself, signed with the issuer's key: status from `statuses` (serial -> "good",
+                 "revoked" (keyCompromise) or "hold" (revoked, certificateHold)), thisUpdate = now - backdate,
+                 nextUpdate = now + validity
+  replay         200, application/ocsp-response, `replay_body` (bytes saved earlier: a replayed answer)
   garbage        200, application/ocsp-response, random bytes
   impostor       a good answer signed by a CA that has the issuer's name but another key (responderID by name)
   wrong_ca       a good answer signed by an unrelated CA (responderID by key hash, its certificate not included)
@@ -49,7 +51,7 @@ from cryptography.x509.oid import NameOID
 
 TRY_LATER_DER = bytes.fromhex("3003 0a01 03".replace(" ", ""))
 HUGE_BYTES = 10 * 1024 * 1024
-MODES = ("proxy", "sign", "garbage", "impostor", "wrong_ca", "wrong_certid", "expired", "future", "no_next_update", "not_delegated", "trylater", "http500",
+MODES = ("proxy", "sign", "replay", "garbage", "impostor", "wrong_ca", "wrong_certid", "expired", "future", "no_next_update", "not_delegated", "trylater", "http500",
          "content_type", "huge", "huge_stream", "slow", "reset", "hang")
 
 
@@ -98,11 +100,12 @@ def build_response(cert, issuer, signer_cert, signer_key, status="good", this_up
     else:
         next_update = next_update or now + datetime.timedelta(hours=1)
     builder = ocsp.OCSPResponseBuilder()
-    if status == "revoked":
+    if status in ("revoked", "hold"):
+        reason = x509.ReasonFlags.certificate_hold if status == "hold" else x509.ReasonFlags.key_compromise
         builder = builder.add_response(cert=cert, issuer=issuer, algorithm=algorithm or hashes.SHA1(),
                                        cert_status=ocsp.OCSPCertStatus.REVOKED, this_update=this_update,
                                        next_update=next_update, revocation_time=revocation_time or this_update,
-                                       revocation_reason=x509.ReasonFlags.key_compromise)
+                                       revocation_reason=reason)
     else:
         builder = builder.add_response(cert=cert, issuer=issuer, algorithm=algorithm or hashes.SHA1(),
                                        cert_status=ocsp.OCSPCertStatus.GOOD, this_update=this_update,
@@ -125,7 +128,8 @@ class FakeUpstream:
         self.target = target.rstrip("/") if target else None
         self.validity = validity
         self.backdate = backdate
-        self.statuses = {}  # serial (int) -> "good" | "revoked"
+        self.statuses = {}  # serial (int) -> "good" | "revoked" | "hold"
+        self.replay_body = b""  # what `replay` answers
         self.mode = mode
         self.requests = {}
         self.log = []
@@ -201,6 +205,8 @@ class FakeUpstream:
             return 200, "application/ocsp-response", TRY_LATER_DER
         if mode == "garbage":
             return 200, "application/ocsp-response", os.urandom(600)
+        if mode == "replay":
+            return 200, "application/ocsp-response", self.replay_body
         request = ocsp.load_der_ocsp_request(request_der)
         algorithm = _hash_of(request)
         now = utcnow()
