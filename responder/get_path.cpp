@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "common/ascii.hpp"
+
 namespace ocspkit::responder {
 
 namespace {
@@ -31,17 +33,6 @@ int hex_value(char c) {
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
-}
-
-// `prefix` is lowercase ASCII.
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-    if (text.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = text[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
 }
 
 // RFC 3986 §2.1 percent-decoding. Every escape is decoded, not only %2B %2F %3D: a client that
@@ -107,7 +98,7 @@ result<std::vector<std::uint8_t>> decode_get_path(std::string_view target, std::
     // absolute-form request-target (RFC 9112 §3.2.2), which proxies and a few clients send: keep the
     // path only.
     for (const std::string_view scheme : {std::string_view{"http://"}, std::string_view{"https://"}}) {
-        if (starts_with_ignoring_case(target, scheme)) {
+        if (istarts_with(target, scheme)) {
             const auto slash = target.find('/', scheme.size());
             if (slash == std::string_view::npos) return error{"absolute URI without a path"};
             target.remove_prefix(slash);

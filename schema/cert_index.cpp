@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <openssl/x509.h>
 
+#include "common/ascii.hpp"
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
 #include "schema/import_rule.hpp"
@@ -34,12 +35,6 @@ constexpr std::array<reason_entry, 10> reason_names{{
     {revocation_reason::privilege_withdrawn, "privilegeWithdrawn"},
     {revocation_reason::aa_compromise, "aACompromise"},
 }};
-
-bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-    });
-}
 
 // Every SELECT of certificate rows lists these columns in this order; read_cert() decodes them.
 constexpr std::string_view cert_columns =

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include "common/ascii.hpp"
 #include "common/asn1_time.hpp"
 #include "common/ossl_ptr.hpp"
 
@@ -16,12 +17,6 @@ namespace ocspkit::schema::index_txt {
 namespace {
 
 constexpr std::size_t field_count = 6;
-
-bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-    });
-}
 
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';

@@ -19,6 +19,7 @@
 #include <boost/beast/http/vector_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "common/ascii.hpp"
 #include "stapler/daemon/ocsp_request_builder.hpp"
 #include "stapler/daemon/url.hpp"
 
@@ -34,12 +35,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view user_agent = "ocsp-stapler (ocspkit)";
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 

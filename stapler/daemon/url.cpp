@@ -8,18 +8,12 @@
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
+#include "common/ascii.hpp"
 #include "common/ossl_ptr.hpp"
 
 namespace ocspkit::stapler::daemon {
 
 namespace {
-
-bool iequals_prefix(std::string_view text, std::string_view prefix) {
-    if (text.size() < prefix.size()) return false;
-    return std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-    });
-}
 
 // RFC 3986 §3.2.2 reg-name restricted to what DNS names and IPv4 literals use. Percent-encoded names
 // are legal in URIs but never appear in AIA or configs; refusing them keeps the Host header honest.
@@ -53,11 +47,11 @@ std::string http_url::host_header() const {
 result<http_url> parse_http_url(std::string_view url) {
     const auto quoted = [&] { return "'" + std::string(url) + "'"; };
     if (url.empty()) return error{"empty URL"};
-    if (iequals_prefix(url, "https://")) {
+    if (istarts_with(url, "https://")) {
         return error{"https is not supported for OCSP: use the responder's http:// URL (RFC 6960 Appendix A.1): " +
                      quoted()};
     }
-    if (!iequals_prefix(url, "http://")) return error{"not an http:// URL: " + quoted()};
+    if (!istarts_with(url, "http://")) return error{"not an http:// URL: " + quoted()};
     std::string_view rest = url.substr(7);
 
     const auto authority_end = rest.find_first_of("/?#");
