@@ -37,10 +37,10 @@ result<serial_number> serial_number::from_hex(std::string_view hex) {
     clean.reserve(digits.size() + 1);
     for (char c : digits) {
         if (c == ':') continue;
-        if (hex_value(c) < 0) return error{fmt::format("serial '{}': not hexadecimal", hex)};
+        if (hex_value(c) < 0) return error{errc::malformed, fmt::format("serial '{}': not hexadecimal", hex)};
         clean.push_back(c);
     }
-    if (clean.empty()) return error{fmt::format("serial '{}': no hexadecimal digits", hex)};
+    if (clean.empty()) return error{errc::malformed, fmt::format("serial '{}': no hexadecimal digits", hex)};
     // An odd count means the first octet has one digit: "ABC" is 0x0A 0xBC, as BN_hex2bn reads it.
     if (clean.size() % 2 != 0) clean.insert(clean.begin(), '0');
 
@@ -50,7 +50,8 @@ result<serial_number> serial_number::from_hex(std::string_view hex) {
     }
     auto magnitude = canonical(raw.data(), raw.size());
     if (magnitude.size() > max_octets) {
-        return error{fmt::format("serial '{}': {} octets, more than {}", hex, magnitude.size(), max_octets)};
+        return error{errc::out_of_range,
+                     fmt::format("serial '{}': {} octets, more than {}", hex, magnitude.size(), max_octets)};
     }
     return serial_number{std::move(magnitude)};
 }
@@ -68,7 +69,7 @@ result<serial_number> serial_number::parse(std::string_view text, bool decimal) 
     }
     if (decimal) {
         auto out = from_decimal(body);
-        if (!out) return error{fmt::format("serial '{}': not a decimal number", text)};
+        if (!out) return error{errc::malformed, fmt::format("serial '{}': not a decimal number", text)};
         return out;
     }
     std::string clean;
@@ -81,16 +82,17 @@ result<serial_number> serial_number::parse(std::string_view text, bool decimal) 
         // Report the text as typed, not the cleaned copy.
         const std::string& m = out.error_message();
         const auto colon = m.find("': ");
-        return error{fmt::format("serial '{}': {}", text, colon == std::string::npos ? m : m.substr(colon + 3))};
+        return error{out.code(),
+                     fmt::format("serial '{}': {}", text, colon == std::string::npos ? m : m.substr(colon + 3))};
     }
     return out;
 }
 
 result<serial_number> serial_number::from_decimal(std::string_view digits) {
-    if (digits.empty()) return error{"serial '': no decimal digits"};
+    if (digits.empty()) return error{errc::malformed, "serial '': no decimal digits"};
     std::vector<std::uint8_t> value{0};  // big-endian magnitude
     for (char c : digits) {
-        if (c < '0' || c > '9') return error{fmt::format("serial '{}': not a decimal number", digits)};
+        if (c < '0' || c > '9') return error{errc::malformed, fmt::format("serial '{}': not a decimal number", digits)};
         unsigned carry = static_cast<unsigned>(c - '0');
         for (auto it = value.rbegin(); it != value.rend(); ++it) {
             const unsigned v = static_cast<unsigned>(*it) * 10 + carry;
@@ -100,33 +102,36 @@ result<serial_number> serial_number::from_decimal(std::string_view digits) {
         if (carry != 0) value.insert(value.begin(), static_cast<std::uint8_t>(carry));
         // Stop growing past the limit (plus the leading zero that canonical() may drop).
         if (value.size() > max_octets + 1) {
-            return error{fmt::format("serial '{}': more than {} octets", digits, max_octets)};
+            return error{errc::out_of_range, fmt::format("serial '{}': more than {} octets", digits, max_octets)};
         }
     }
     auto magnitude = canonical(value.data(), value.size());
     if (magnitude.size() > max_octets) {
-        return error{fmt::format("serial '{}': {} octets, more than {}", digits, magnitude.size(), max_octets)};
+        return error{errc::out_of_range,
+                     fmt::format("serial '{}': {} octets, more than {}", digits, magnitude.size(), max_octets)};
     }
     return serial_number{std::move(magnitude)};
 }
 
 result<serial_number> serial_number::from_bytes(const std::uint8_t* data, std::size_t len) {
-    if (len == 0) return error{"serial: no octets"};
+    if (len == 0) return error{errc::malformed, "serial: no octets"};
     auto magnitude = canonical(data, len);
     if (magnitude.size() > max_octets) {
-        return error{fmt::format("serial {}: {} octets, more than {}", ocspkit::to_hex(magnitude), magnitude.size(),
+        return error{errc::out_of_range,
+                     fmt::format("serial {}: {} octets, more than {}", ocspkit::to_hex(magnitude), magnitude.size(),
                                  max_octets)};
     }
     return serial_number{std::move(magnitude)};
 }
 
 result<serial_number> serial_number::from_asn1(const ASN1_INTEGER* integer) {
-    if (integer == nullptr) return error{"serial: missing"};
+    if (integer == nullptr) return error{errc::malformed, "serial: missing"};
     const std::uint8_t* data = ASN1_STRING_get0_data(integer);
     const auto len = static_cast<std::size_t>(ASN1_STRING_length(integer));
     // OpenSSL keeps the magnitude in the data and the sign in the type (see ASN1_INTEGER_get_int64).
     if (ASN1_STRING_type(integer) == V_ASN1_NEG_INTEGER) {
-        return error{fmt::format("serial -{}: negative serial numbers are not supported (RFC 5280 §4.1.2.2)",
+        return error{errc::out_of_range,
+                     fmt::format("serial -{}: negative serial numbers are not supported (RFC 5280 §4.1.2.2)",
                                  ocspkit::to_hex(canonical(data, len)))};
     }
     // OpenSSL may represent zero with no content octets; the canonical form is one 0x00.

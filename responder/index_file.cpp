@@ -61,7 +61,7 @@ bool is_wal_database(int fd) {
 
 result<file_identity> identify_file(const std::filesystem::path& file) {
     struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) return error{std::strerror(errno)};
+    if (::stat(file.c_str(), &st) != 0) return error{std::error_code(errno, std::generic_category())};
     return file_identity{st.st_dev, st.st_ino};
 }
 

@@ -155,11 +155,12 @@ int main(int argc, char** argv) {
                     notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\nSTATUS=reloading");
                     // Reading keys is disk I/O: keep it off the network threads.
                     reloads.emplace_back([&] {
-                        auto error = service.reload();
-                        if (error.empty()) {
+                        const status reloaded = service.reload();
+                        if (reloaded) {
                             log->info("SIGHUP: configuration and keys reloaded");
                             notify("READY=1\nSTATUS=answering; configuration reloaded");
                         } else {
+                            const std::string error = reloaded.error_message();
                             log->error("SIGHUP: reload failed, keeping the running configuration: {}", error);
                             // Still answering with the previous set: ready again, and the reason on display.
                             notify("READY=1\nSTATUS=answering; reload failed, kept the running configuration: " +

@@ -281,20 +281,20 @@ void ocsp_service::schedule_resign(std::string request_der) {
     });
 }
 
-std::string ocsp_service::reload() {
+status ocsp_service::reload() {
     try {
         auto fresh = load_config(config_.source);
         auto profiles = build_issuer_profiles(fresh, clock_.now_seconds());
         auto index = schema::cert_index::open(fresh.database, sqlite::open_mode::read_only);
         std::lock_guard lock(reload_mutex_);
         if (fresh.database != config_.database)
-            return "database path changes need a restart; configuration not reloaded";
+            return error{errc::unsupported, "database path changes need a restart; configuration not reloaded"};
         all_profiles_ = std::move(profiles);
         issuers_.store(enabled_set(all_profiles_, index));
         cache_.clear();
-        return {};
+        return success();
     } catch (const std::exception& e) {
-        return e.what();
+        return error{errc::config, e.what()};
     }
 }
 

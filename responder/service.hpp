@@ -15,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "common/clock.hpp"
+#include "common/result.hpp"
 #include "responder/answer.hpp"
 #include "responder/config.hpp"
 #include "responder/index_file.hpp"
@@ -44,8 +45,9 @@ public:
     boost::asio::awaitable<std::shared_ptr<const cached_answer>> answer_miss(std::vector<std::uint8_t> der);
 
     // SIGHUP: re-reads the configuration file and keys. On failure the running set stays and the
-    // error is returned; on success the cache is dropped.
-    std::string reload();
+    // error is returned (errc::config, or errc::unsupported for a changed database path); on success
+    // the cache is dropped.
+    status reload();
 
     struct health_report {
         bool ok = true;

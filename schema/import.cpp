@@ -126,17 +126,19 @@ std::vector<std::filesystem::path> expand(const std::vector<std::filesystem::pat
 
 result<cert_record> record_of_certificate(X509* cert, X509* ca, const issuer_record& issuer) {
     auto serial = serial_number::from_asn1(X509_get0_serialNumber(cert));
-    if (!serial) return error{serial.error_message()};
+    if (!serial) return serial.failure();
     const std::string hex = serial->to_hex();
     // Names, authorityKeyIdentifier and the CA's keyUsage: the checks a chain builder would make.
     const int rc = X509_check_issued(ca, cert);
     if (rc != X509_V_OK) {
-        return error{fmt::format("certificate {} ({}) was not issued by {}: {}", hex, subject_oneline(cert),
+        return error{errc::unauthorized,
+                     fmt::format("certificate {} ({}) was not issued by {}: {}", hex, subject_oneline(cert),
                                  issuer.subject, X509_verify_cert_error_string(rc))};
     }
     if (X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
         const std::string queue = drain_openssl_errors();
-        return error{fmt::format("certificate {} ({}): signature does not verify with the key of {}{}", hex,
+        return error{errc::unauthorized,
+                     fmt::format("certificate {} ({}): signature does not verify with the key of {}{}", hex,
                                  subject_oneline(cert), issuer.subject, queue.empty() ? "" : " (" + queue + ")")};
     }
     cert_record rec;
@@ -144,7 +146,8 @@ result<cert_record> record_of_certificate(X509* cert, X509* ca, const issuer_rec
     rec.serial = std::move(*serial);
     rec.not_before = from_asn1_time(X509_get0_notBefore(cert));
     rec.not_after = from_asn1_time(X509_get0_notAfter(cert));
-    if (!rec.not_before || !rec.not_after) return error{fmt::format("certificate {}: unreadable validity dates", hex)};
+    if (!rec.not_before || !rec.not_after) return error{errc::malformed,
+                 fmt::format("certificate {}: unreadable validity dates", hex)};
     rec.subject = subject_oneline(cert);
     rec.cert_der = der_of(cert);
     return rec;

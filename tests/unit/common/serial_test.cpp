@@ -209,5 +209,13 @@ TEST(serial_parse_message, names_the_text_as_typed) {
     EXPECT_EQ(s.error_message(), "serial 'serial=12G4': not hexadecimal");
 }
 
+TEST(serial_errors, say_whether_the_text_is_garbage_or_too_large) {
+    EXPECT_EQ(serial_number::from_hex("12G4").code(), errc::malformed);
+    EXPECT_EQ(serial_number::from_hex(std::string(60, 'A')).code(), errc::out_of_range);
+    EXPECT_EQ(serial_number::parse("serial=12G4", false).code(), errc::malformed);
+    EXPECT_EQ(serial_number::parse(std::string(60, 'A'), false).code(), errc::out_of_range);
+    EXPECT_EQ(serial_number::from_decimal("12a").code(), errc::malformed);
+}
+
 }  // namespace
 }  // namespace ocspkit
