@@ -96,36 +96,56 @@ asio::awaitable<bool> write_response(tcp::socket& socket, http_server::connectio
     co_return !ec;
 }
 
-// Why reading a request stopped short of a complete one.
-enum class read_failure { none, closed, timed_out, bad_request, header_too_large, body_too_large };
+// How reading a request ended: a complete request, a connection to close without answering (the peer
+// went away, or sent nothing before its deadline), or a refusal to answer with `refusal` and close.
+struct read_result {
+    enum { complete, closed, refused } kind = complete;
+    http::status refusal = http::status::bad_request;
+};
 
-// Reads one request into `req`, within request_timeout from now (bytes already in `buffer` first; a
-// pipelined next request stays there).
-asio::awaitable<read_failure> read_request(tcp::socket& socket, http_server::connection& conn,
-                                           beast::flat_buffer& buffer, http_request& req, const server_config& cfg) {
-    conn.deadline = steady::now() + cfg.request_timeout;
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Reads one request into `req` by `deadline` (bytes already in `buffer` first; a pipelined next request
+// stays there). Answers "100 Continue" when the client waits for it before sending the body.
+asio::awaitable<read_result> read_request(tcp::socket& socket, http_server::connection& conn,
+                                          beast::flat_buffer& buffer, http_request& req, const server_config& cfg,
+                                          steady::time_point deadline) {
+    conn.deadline = deadline;
     http_request_parser parser(req, cfg.max_header_bytes, cfg.max_body_bytes);
+    bool continue_sent = false;
     while (!parser.is_done()) {
         if (buffer.size() > 0) {
             beast::error_code perr;
             const auto used = parser.put(buffer.data(), perr);
             buffer.consume(used);
             if (perr && perr != http::error::need_more) {
-                co_return perr == http::error::body_limit     ? read_failure::body_too_large
-                          : perr == http::error::header_limit ? read_failure::header_too_large
-                                                              : read_failure::bad_request;
+                co_return read_result{read_result::refused,
+                                      parser.refusal()                     ? *parser.refusal()
+                                      : perr == http::error::body_limit    ? http::status::payload_too_large
+                                      : perr == http::error::header_limit  ? http::status::request_header_fields_too_large
+                                                                           : http::status::bad_request};
             }
             if (parser.is_done()) break;
             if (used > 0 && buffer.size() > 0) continue;
         }
+        // RFC 9110 §10.1.1: the client may wait for this before sending the body (it need not be sent
+        // when the body is already arriving).
+        if (parser.is_header_done() && req.expects_continue && !continue_sent) {
+            continue_sent = true;
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(continue_line), use_tuple);
+            if (ec) co_return read_result{read_result::closed};
+        }
         auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
         if (ec) {
-            co_return ec == asio::error::operation_aborted && conn.expired(steady::now()) ? read_failure::timed_out
-                                                                                         : read_failure::closed;
+            // A client that sent part of a request before its deadline is told so; one that sent nothing
+            // (a silent connection, or a keep-alive connection that stayed idle) is simply closed.
+            const bool timed_out = ec == asio::error::operation_aborted && conn.expired(steady::now());
+            co_return timed_out && parser.got_some() ? read_result{read_result::refused, http::status::request_timeout}
+                                                     : read_result{read_result::closed};
         }
         buffer.commit(n);
     }
-    co_return read_failure::none;
+    co_return read_result{};
 }
 
 }  // namespace
@@ -266,27 +286,33 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
         return write_response(socket, conn, cfg.request_timeout, head, body);
     };
 
+    const auto accepted = steady::now();
+    bool first_request = true;
     try {
         for (;;) {
             if (draining_) break;
-            // Keep-alive wait for the first byte, then the whole request must arrive within request_timeout:
-            // an idle or slow client holds one connection slot, never a thread.
-            if (buffer.size() == 0) {
-                conn.deadline = steady::now() + cfg.idle_timeout;
-                auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
-                if (ec) break;
-                buffer.commit(n);
+            // The first request must arrive within request_timeout of the connection's start, so a
+            // connection that sends nothing holds its slot no longer than a slow one. Later requests
+            // may be preceded by an idle_timeout keep-alive wait for their first byte.
+            steady::time_point deadline = accepted + cfg.request_timeout;
+            if (!first_request) {
+                if (buffer.size() == 0) {
+                    conn.deadline = steady::now() + cfg.idle_timeout;
+                    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
+                    if (ec) break;
+                    buffer.commit(n);
+                }
+                deadline = steady::now() + cfg.request_timeout;
             }
-            const read_failure failure = co_await read_request(socket, conn, buffer, req, cfg);
+            first_request = false;
+            const read_result read = co_await read_request(socket, conn, buffer, req, cfg, deadline);
             conn.deadline = steady::time_point::max();
             const auto started = steady::now();
-            if (failure == read_failure::closed) break;
-            if (failure != read_failure::none) {
-                const http::status status = failure == read_failure::body_too_large ? http::status::payload_too_large
-                                            : failure == read_failure::header_too_large
-                                                ? http::status::request_header_fields_too_large
-                                            : failure == read_failure::timed_out ? http::status::request_timeout
-                                                                                 : http::status::bad_request;
+            if (read.kind == read_result::closed) break;
+            if (read.kind == read_result::refused) {
+                // Every refusal closes the connection: after a request we could not read, where the next
+                // one starts is unknown (RFC 9112 §6.3, §9.6).
+                const http::status status = read.refusal;
                 text_body = status_text(status);
                 head.clear();
                 response_head h;

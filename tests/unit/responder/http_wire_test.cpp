@@ -2,6 +2,8 @@
 // the hand-written response heads (checked by parsing them back with Beast's full parser).
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -76,8 +78,8 @@ TEST(http_request_parser, keeps_conditional_headers_and_http10_keep_alive) {
 
 TEST(http_request_parser, reuse_resets_every_field) {
     http_request req;
-    ASSERT_FALSE(parse("POST / HTTP/1.1\r\nIf-None-Match: a\r\nContent-Length: 3\r\n\r\nabc", req));
-    ASSERT_FALSE(parse("GET /next HTTP/1.1\r\nConnection: close\r\n\r\n", req));
+    ASSERT_FALSE(parse("POST / HTTP/1.1\r\nHost: x\r\nIf-None-Match: a\r\nContent-Length: 3\r\n\r\nabc", req));
+    ASSERT_FALSE(parse("GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", req));
     EXPECT_EQ(req.target, "/next");
     EXPECT_TRUE(req.body.empty());
     EXPECT_FALSE(req.if_none_match);
@@ -86,12 +88,12 @@ TEST(http_request_parser, reuse_resets_every_field) {
 
 TEST(http_request_parser, chunked_body_is_assembled) {
     http_request req;
-    ASSERT_FALSE(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", req, 4));
+    ASSERT_FALSE(parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", req, 4));
     EXPECT_EQ(std::string(req.body.begin(), req.body.end()), "abcde");
 }
 
 TEST(http_request_parser, pipelined_requests_leave_the_second_unconsumed) {
-    const std::string first = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+    const std::string first = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
     const std::string wire = first + "GET /b HTTP/1.1\r\n\r\n";
     http_request req;
     http_request_parser parser(req, 8192, 16384);
@@ -104,12 +106,72 @@ TEST(http_request_parser, pipelined_requests_leave_the_second_unconsumed) {
 
 TEST(http_request_parser, limits_and_garbage_are_errors) {
     http_request req;
-    EXPECT_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 20000\r\n\r\n", req), http::error::body_limit);
+    EXPECT_EQ(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n", req), http::error::body_limit);
     const std::string huge_header = "GET / HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n";
     EXPECT_EQ(parse(huge_header, req, 512), http::error::header_limit);
     EXPECT_TRUE(parse("HELLO\r\n\r\n", req));
     EXPECT_TRUE(parse("GET /\r\n\r\n", req));  // HTTP/0.9
-    EXPECT_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", req), http::error::partial_message);
+    EXPECT_EQ(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", req), http::error::partial_message);
+}
+
+// The checks added on top of Beast (RFC 9112 framing, Host, obs-fold, Expect) say which status refuses
+// the request, however the bytes are split; the socket-level table is in http_conformance_test.cpp.
+struct refusal_case {
+    const char* name;
+    const char* wire;
+    std::optional<http::status> refusal;  // nullopt: accepted
+};
+
+TEST(http_request_parser, refusals_do_not_depend_on_how_the_bytes_arrive) {
+    const refusal_case cases[] = {
+        {"te gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 1\r\n\r\na", http::status::not_implemented},
+        {"te chunked, identity", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", http::status::not_implemented},
+        {"te chunked + cl", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\na", std::nullopt},
+        {"te on 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", http::status::bad_request},
+        {"no host", "GET / HTTP/1.1\r\n\r\n", http::status::bad_request},
+        {"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", http::status::bad_request},
+        {"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", http::status::bad_request},
+        {"obs-fold of an empty value", "GET / HTTP/1.1\r\nHost: x\r\nX:\r\n\tb\r\n\r\n", http::status::bad_request},
+        {"obs-fold in a trailer", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\r\n b\r\n\r\n", http::status::bad_request},
+        {"expect other", "GET / HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n", http::status::expectation_failed},
+        {"1.0 without host", "GET / HTTP/1.0\r\n\r\n", std::nullopt},
+        {"expect on 1.0", "GET / HTTP/1.0\r\nExpect: x\r\n\r\n", std::nullopt},
+        {"host in a trailer", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: y\r\n\r\n", std::nullopt},
+        {"tab in a value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\tb\r\n\r\n", std::nullopt},
+    };
+    for (const auto& c : cases) {
+        for (std::size_t step : {std::size_t{1}, std::size_t{3}, std::size_t{1} << 20}) {
+            SCOPED_TRACE(std::string(c.name) + " step " + std::to_string(step));
+            http_request req;
+            http_request_parser parser(req, 8192, 16384);
+            const std::string_view wire = c.wire;
+            std::string pending;
+            beast::error_code ec;
+            for (std::size_t offset = 0; offset < wire.size() && !parser.is_done();) {
+                const auto n = std::min(step, wire.size() - offset);
+                pending.append(wire.substr(offset, n));
+                offset += n;
+                ec = {};
+                pending.erase(0, parser.put(boost::asio::buffer(pending), ec));
+                if (ec && ec != http::error::need_more) break;
+            }
+            EXPECT_EQ(parser.refusal(), c.refusal);
+            if (c.refusal || std::string_view(c.name) == "te chunked + cl") {
+                EXPECT_FALSE(parser.is_done());  // Beast refuses the last one itself
+                EXPECT_TRUE(ec && ec != http::error::need_more);
+            } else {
+                EXPECT_TRUE(parser.is_done()) << ec.message();
+            }
+        }
+    }
+}
+
+TEST(http_request_parser, expects_continue_only_for_100_continue_on_http11) {
+    http_request req;
+    ASSERT_FALSE(parse("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\na", req));
+    EXPECT_TRUE(req.expects_continue);
+    ASSERT_FALSE(parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\na", req));
+    EXPECT_FALSE(req.expects_continue);
 }
 
 // Parses a head we wrote with Beast's complete parser.
