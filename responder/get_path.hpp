@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base64.hpp"  // decode_base64_lenient(), the base64 step of decode_get_path()
 #include "common/result.hpp"
 
 namespace ocspkit::responder {
@@ -14,8 +15,5 @@ namespace ocspkit::responder {
 // point ("/" or e.g. "/ocsp"). Returns the DER bytes, or an error saying why the path is not a request.
 // A '+' stays a '+' (it is base64, never a space).
 result<std::vector<std::uint8_t>> decode_get_path(std::string_view target, std::string_view base_path);
-
-// Plain base64 (standard or url alphabet, padding optional, whitespace refused).
-result<std::vector<std::uint8_t>> decode_base64_lenient(std::string_view text);
 
 }  // namespace ocspkit::responder

@@ -69,15 +69,6 @@ result<built_request> build_ocsp_request(X509* leaf, X509* issuer, hash_alg hash
     return out;
 }
 
-std::string base64_encode(std::span<const std::uint8_t> bytes) {
-    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // + the NUL EVP_EncodeBlock writes
-    // EVP_EncodeBlock takes an int length; an OCSP request is a few hundred bytes, HAProxy pushes a few KB.
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                  static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
 std::string get_url(std::string_view base_url, std::span<const std::uint8_t> der) {
     std::string url(base_url);
     if (url.empty() || url.back() != '/') url += '/';

@@ -17,6 +17,7 @@
 
 #include <openssl/x509.h>
 
+#include "common/base64.hpp"  // base64_encode(), which get_url() uses
 #include "common/cert_id.hpp"
 #include "common/result.hpp"
 
@@ -38,9 +39,6 @@ struct built_request {
 // form). Both certificates are borrowed. Fails (with the drained OpenSSL error queue) only if OpenSSL
 // does, e.g. no randomness.
 result<built_request> build_ocsp_request(X509* leaf, X509* issuer, hash_alg hash, bool with_nonce);
-
-// Standard base64 (RFC 4648 §4) with padding, no line breaks.
-std::string base64_encode(std::span<const std::uint8_t> bytes);
 
 // RFC 5019 §5 / RFC 6960 Appendix A.1 GET URL: "<base_url>/<url-encoding of base64(DER)>". A trailing
 // '/' of base_url is not doubled. Only '+', '/' and '=' need escaping in base64 (RFC 3986 §2.2).

@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string canonical = canonical_base64(*der);
         const auto again = decode_get_path(std::string(base) + "/" + url_encoded(canonical), base);
         OCSPKIT_FUZZ_CHECK(again && *again == *der);
-        const auto plain = decode_base64_lenient(canonical);
+        const auto plain = ocspkit::decode_base64_lenient(canonical);
         OCSPKIT_FUZZ_CHECK(plain && *plain == *der);
         const request_limits limits{};
         ocspkit::fuzz::check_decoded_and_answer(decode_request(*der, limits), limits);
