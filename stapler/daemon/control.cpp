@@ -38,13 +38,7 @@ json::value text_or_null(const std::string& s) { return s.empty() ? json::value(
 // CRLReason (RFC 5280 §5.3.1) in its ASN.1 spelling, the form every ocspkit tool prints.
 json::value reason_value(const std::optional<int>& reason) {
     if (!reason) return nullptr;
-    static constexpr std::array<std::string_view, 11> names{
-        "unspecified",          "keyCompromise",   "cACompromise", "affiliationChanged", "superseded",
-        "cessationOfOperation", "certificateHold", "",             "removeFromCRL",      "privilegeWithdrawn",
-        "aACompromise"};
-    if (*reason < 0 || static_cast<std::size_t>(*reason) >= names.size() || names[static_cast<std::size_t>(*reason)].empty())
-        return json::value(fmt::format("reason{}", *reason));
-    return json::value(names[static_cast<std::size_t>(*reason)]);
+    return json::value(crl_reason_name(*reason));
 }
 }  // namespace
 
@@ -88,6 +82,7 @@ std::string refresh_json(bool ready, const std::vector<fetch_report>& reports) {
                                        {"ok", r.ok},
                                        {"status", r.ok ? json::value(r.status) : json::value(nullptr)},
                                        {"reason", r.ok ? json::value(nullptr) : json::value(r.reason)},
+                                       {"not_published", r.not_published},
                                        {"detail", r.detail}});
     }
     return json::serialize(json::object{{"ready", ready}, {"results", std::move(results)}});
@@ -296,12 +291,16 @@ int refresh_command(const fs::path& socket, const std::optional<std::string>& na
             if (!r.is_object()) continue;
             const auto& o = r.as_object();
             auto f = [&o](const char* k) { return o.contains(k) ? text_of(o.at(k)) : std::string("-"); };
-            const bool ok = o.contains("ok") && o.at("ok").is_bool() && o.at("ok").as_bool();
+            const auto flag = [&o](const char* k) { return o.contains(k) && o.at(k).is_bool() && o.at(k).as_bool(); };
+            const bool ok = flag("ok");
             all_ok = all_ok && ok;
+            const std::string detail = f("detail") != "-" && !f("detail").empty() ? " (" + f("detail") + ")" : "";
             if (ok)
                 out << f("name") << ": ok " << f("status") << "\n";
+            else if (flag("not_published"))  // a valid answer, refused: what is stapled did not change
+                out << f("name") << ": " << f("reason") << ": not published" << detail << "\n";
             else
-                out << f("name") << ": failed " << f("reason") << (f("detail") != "-" && !f("detail").empty() ? " (" + f("detail") + ")" : "") << "\n";
+                out << f("name") << ": failed " << f("reason") << detail << "\n";
         }
     }
     return all_ok ? 0 : 4;

@@ -12,6 +12,7 @@
 #include "common/asn1_time.hpp"
 #include "common/duration.hpp"
 #include "stapler/daemon/daemon_tracked.hpp"
+#include "stapler/daemon/fetch_step.hpp"
 #include "stapler/daemon/fetcher.hpp"
 #include "stapler/daemon/ocsp_request_builder.hpp"
 
@@ -209,86 +210,78 @@ asio::awaitable<fetch_report> stapler_daemon::join_or_fetch(tracked_ptr t) {
 asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
     t->fetching = true;
     fetch_report report{t->cert.name, false, "", "", ""};
-    const auto fail = [&](std::string_view reason, std::string_view detail) {
-        t->state.on_failed(reason, detail, now(), params(), draw());
-        ++t->fetch_results[std::string(reason)];
-        report.reason = std::string(reason);
-        report.detail = std::string(detail);
-        const auto wait = std::chrono::duration_cast<std::chrono::seconds>(t->state.next_refresh - now());
-        log_->warn("{}: fetch failed: {}: {} (failure {}, retry in {}s{})", t->cert.name, reason, detail,
-                   t->state.failures, wait.count(),
-                   t->state.usable(std::chrono::floor<std::chrono::seconds>(now())) ? ", keeping the current response" : "");
-        if (ready_ && !t->state.usable(std::chrono::floor<std::chrono::seconds>(now()))) put_entry(*t);
-    };
 
+    // The network: build the request and exchange it. Validation and the publishing rules are the pure
+    // step below; the disk and the shm cache follow it.
     const auto& s = t->cert.settings;
+    fetch_step_context context{t->cert.leaf.get(), t->cert.issuer.get(), {}, params()};
+    context.validation.max_skew = config_.max_skew;
+    context.validation.max_size = s.max_response_bytes;
+    std::optional<fetch_input> input;
     auto built = build_ocsp_request(t->cert.leaf.get(), t->cert.issuer.get(), s.hash, s.nonce);
     if (!built) {
-        fail("internal_error", built.error_message());
+        input = fetch_problem{"internal_error", built.error_message()};
     } else {
+        context.validation.expected_nonce = built->nonce;
         fetch_request req;
         req.url = t->cert.responder_url;
-        req.ocsp_request_der = built->der;
+        req.ocsp_request_der = std::move(built->der);
         req.use_get = s.method == request_method::get;
         req.timeout = s.timeout;
         req.max_body = s.max_response_bytes;
         auto op = fetch(std::move(req));
         auto outcome = co_await std::move(op);
-        if (stopping_ || t->removed) {
-            report.reason = "stopped";
-        } else if (!outcome) {
-            fail(to_string(outcome.failure().error), outcome.failure().detail);
-        } else {
-            validation_options options;
-            options.max_skew = config_.max_skew;
-            options.max_size = s.max_response_bytes;
-            options.expected_nonce = built->nonce;
-            const auto& body = outcome.response().body;
-            auto v = validate_response(t->cert.leaf.get(), t->cert.issuer.get(), body,
-                                       std::chrono::floor<std::chrono::seconds>(now()), options);
-            if (!v.usable()) {
-                fail(to_string(v.rejected().reason), v.rejected().detail);
-            } else {
-                const auto status = v.response().status;
-                auto applied = t->state.on_fetched(std::move(v).response(), now(), outcome.response().max_age, params(),
-                                                   draw());
-                ++t->fetch_results[std::string(applied.result)];
-                if (applied.result != "ok") {
-                    report.reason = std::string(applied.result);
-                    report.detail = t->state.last_error;
-                    log_->warn("{}: fetched response ignored: {}", t->cert.name, t->state.last_error);
-                } else {
-                    report.ok = true;
-                    report.status = std::string(to_string(t->state.current->status));
-                    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(t->state.next_refresh - now());
-                    log_->info("{}: fetched {} (thisUpdate {}, nextUpdate {}){}, next refresh in {}s", t->cert.name,
-                               to_string(status), to_iso8601(t->state.current->this_update),
-                               to_iso8601(t->state.current->next_update),
-                               applied.publish     ? ", published"
-                               : applied.unchanged ? ", unchanged: not published again"
-                                                   : ", older than the published one: kept",
-                               wait.count());
-                    if (applied.publish) {
-                        t->expiry_logged = false;
-                        auto op_publish = publish(t);
-                        co_await std::move(op_publish);
-                    } else {
-                        // Nothing new to publish, but what failed last time is tried again (the exports
-                        // below as well: a missing or outdated file is rewritten, an intact one is not).
-                        if (t->persist_failed) {
-                            auto op_persist = persist(t);
-                            co_await std::move(op_persist);
-                        }
-                        if (t->shm_error && !stopping_ && !t->removed) put_entry(*t);
-                    }
-                    if (t->shm_error && !stopping_ && !t->removed) {
-                        // Fetched, but TLS servers find nothing: `refresh` must not say "ok".
-                        report.ok = false;
-                        report.status.clear();
-                        report.reason = shm_failure_reason(t->shm_error);
-                        report.detail = t->state.last_error;
-                    }
+        if (!outcome)
+            input = fetch_problem{std::string(to_string(outcome.failure().error)), outcome.failure().detail};
+        else if (!stopping_ && !t->removed) {
+            fetch_response response = std::move(outcome).response();
+            input = fetched_body{std::move(response.body), response.max_age};
+        }
+    }
+
+    if (stopping_ || t->removed) {
+        report.reason = "stopped";
+    } else {
+        const auto step = on_fetch_result(t->state, context, std::move(*input), now(), draw());
+        ++t->fetch_results[step.result];
+        const auto level = step.severity == log_severity::error  ? spdlog::level::err
+                           : step.severity == log_severity::warn ? spdlog::level::warn
+                                                                 : spdlog::level::info;
+        log_->log(level, "{}: {}", t->cert.name, step.log);
+        switch (step.kind) {
+            case fetch_step_kind::failed:
+            case fetch_step_kind::not_published:
+                report.not_published = step.kind == fetch_step_kind::not_published;
+                report.reason = step.result;
+                report.detail = step.detail;
+                // Readers must learn that nothing can be stapled any more (hard-fail: not servable).
+                if (step.no_usable_response && ready_) put_entry(*t);
+                break;
+            case fetch_step_kind::published: {
+                t->expiry_logged = false;
+                auto op_publish = publish(t);
+                co_await std::move(op_publish);
+                break;
+            }
+            case fetch_step_kind::unchanged:
+                // Nothing new to publish, but what failed last time is tried again (the exports below as
+                // well: a missing or outdated file is rewritten, an intact one is not).
+                if (t->persist_failed) {
+                    auto op_persist = persist(t);
+                    co_await std::move(op_persist);
                 }
+                if (t->shm_error && !stopping_ && !t->removed) put_entry(*t);
+                break;
+        }
+        if (step.kind == fetch_step_kind::published || step.kind == fetch_step_kind::unchanged) {
+            report.ok = true;
+            report.status = std::string(to_string(t->state.current->status));
+            if (t->shm_error && !stopping_ && !t->removed) {
+                // Fetched, but TLS servers find nothing: `refresh` must not say "ok".
+                report.ok = false;
+                report.status.clear();
+                report.reason = shm_failure_reason(t->shm_error);
+                report.detail = t->state.last_error;
             }
         }
     }

@@ -48,8 +48,11 @@ struct fetch_report {
     std::string name;
     bool ok = false;
     std::string status;  // ok: good | revoked | unknown (of the published response)
-    std::string reason;  // failed: connect_failed, timeout, ..., a reject_reason, stale_good, shm_full, ...
+    std::string reason;  // failed: connect_failed, timeout, ..., a reject_reason, stale, contradiction, shm_full, ...
     std::string detail;
+    // A valid response the publishing rules refused (reason stale or contradiction): the published one
+    // stays. `refresh` prints "<name>: <reason>: not published (<detail>)".
+    bool not_published = false;
 };
 
 // Where a certificate's response goes besides the shm cache; the `kind` label of
@@ -129,6 +132,8 @@ public:
     std::string render_metrics() const;
 
     bool ready() const noexcept { return ready_; }
+    // No nginx reload_command is waiting for its debounce or running: every one requested so far has run.
+    bool nginx_reload_idle() const noexcept { return !debouncer_.pending() && !reload_running_; }
     const stapler_config& config() const noexcept { return config_; }
 
 private:

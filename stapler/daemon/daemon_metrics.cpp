@@ -52,7 +52,8 @@ std::string stapler_daemon::render_metrics() const {
                             s == current ? 1 : 0));
     }
     header(out, "ocsp_stapler_fetch_total", "counter",
-           "Fetches by outcome: ok, a transport failure, a validation rejection, or stale_good.");
+           "Fetches by outcome: ok, a transport failure, a validation rejection, stale (older than the published "
+           "response) or contradiction (good after a permanent revocation).");
     for (const auto& [name, t] : certs_)
         for (const auto& [result, n] : t->fetch_results)
             add(fmt::format("ocsp_stapler_fetch_total{{certificate=\"{}\",result=\"{}\"}} {}\n", label(name),
@@ -89,6 +90,9 @@ std::string stapler_daemon::render_metrics() const {
             add(fmt::format("ocsp_stapler_export_failing{{certificate=\"{}\",kind=\"{}\"}} {}\n", label(name),
                             to_string(k), e.target == export_target(*t, k) && !e.error.empty() ? 1 : 0));
         }
+    header(out, "ocsp_stapler_nginx_reload_pending", "gauge",
+           "1 while an nginx reload_command is waiting for its debounce (1 s) or running.");
+    add(fmt::format("ocsp_stapler_nginx_reload_pending {}\n", nginx_reload_idle() ? 0 : 1));
     header(out, "ocsp_stapler_expiry_alerts_total", "counter",
            "Staples that came within an expiry_alert threshold of nextUpdate.");
     for (const auto& [name, t] : certs_)

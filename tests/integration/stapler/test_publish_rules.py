@@ -2,7 +2,10 @@
 mode (issuer-signed answers whose status, thisUpdate and Cache-Control the test chooses) and our
 ocsp-responder:
 
-* a good answer older than the published revoked one is refused (`stale_good`); a newer one is taken;
+* a replayed older answer (a certificateHold from before the hold was lifted) never replaces a newer one:
+  `refresh` says "stale: not published" and the log shows the replayed answer's own dates;
+* a good answer never replaces a keyCompromise revocation (`contradiction`, alerted), nor an older one
+  (`stale`);
 * `nonce = true` sends a nonce and refuses an answer without it;
 * `method = "post"`, `hash = "sha256"`, and GET falling back to POST past 255 bytes (RFC 5019);
 * Cache-Control max-age earlier than the schedule makes the daemon refetch earlier.
@@ -19,7 +22,7 @@ from stapler_testlib import StaplerFixtures, handshake, metric_value  # noqa: E4
 class PublishRules(StaplerFixtures, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.build_pki("Publish Rules CA", ["stale", "nonce-ok", "nonce-bad", "post", "longurl", "maxage",
+        cls.build_pki("Publish Rules CA", ["replay", "sticky", "nonce-ok", "nonce-bad", "post", "longurl", "maxage",
                                              "noslash", "hostname", "subpath", "delegated"])
 
     def tearDown(self):
@@ -28,35 +31,69 @@ class PublishRules(StaplerFixtures, unittest.TestCase):
     def cert(self, name, url, **kw):
         return {"name": name, "chain": str(self.certs[name]["chain"]), "responder_url": url, **kw}
 
-    def test_older_good_never_replaces_revoked(self):
+    def test_replayed_older_hold_does_not_switch_stapling_off(self):
         fake = self.start_fake(mode="sign", validity=3600)
-        stapler = self.start_stapler([self.cert("stale", fake.url)], stapler={"min_refresh_interval": "10m"})
-        server = self.start_server("stale", stapler)
-        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "good")
+        fake.set_status(self.certs["replay"]["cert"], "hold")
+        stapler = self.start_stapler([self.cert("replay", fake.url)], stapler={"min_refresh_interval": "10m"})
+        server = self.start_server("replay", stapler)
+        held = stapler.cert_status("replay")
+        self.assertEqual((held["status"], held["revocation_reason"]), ("revoked", "certificateHold"), held)
+        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "revoked", "on hold")
+        replayed = stapler.persisted("replay").read_bytes()
 
-        fake.set_status(self.certs["stale"]["cert"], "revoked")
-        rc, out = stapler.refresh("stale")
-        self.assertEqual((rc, out.strip()), (0, "stale: ok revoked"))
-        revoked = stapler.cert_status("stale")
+        # The hold is lifted: a newer good answer replaces it.
+        time.sleep(1.1)  # thisUpdate has one-second resolution: the good answer must be newer than the hold
+        fake.set_status(self.certs["replay"]["cert"], "good")
+        rc, out = stapler.refresh("replay")
+        self.assertEqual((rc, out.strip()), (0, "replay: ok good"), out)
+        good = stapler.cert_status("replay")
 
-        # "good", but thisUpdate a minute before the revoked answer's: refused and counted.
-        fake.set_status(self.certs["stale"]["cert"], "good")
-        fake.backdate = 60
-        rc, out = stapler.refresh("stale")
+        # Someone replays the old hold answer (valid signature, nextUpdate still ahead): not published.
+        fake.replay_body = replayed
+        fake.set_mode("replay")
+        rc, out = stapler.refresh("replay")
         self.assertEqual(rc, 4, out)
-        self.assertRegex(out, r"(?m)^stale: failed stale_good\b", out)
-        cert = stapler.cert_status("stale")
-        self.assertEqual((cert["status"], cert["this_update"]), ("revoked", revoked["this_update"]), cert)
-        self.assertGreaterEqual(metric_value(stapler.metrics(), "ocsp_stapler_fetch_total", certificate="stale",
-                                             result="stale_good"), 1)
-        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "revoked", "after a stale good")
+        self.assertRegex(out, rf"(?m)^replay: stale: not published \(fetched revoked since \S+ \(certificateHold\) "
+                              rf"\(thisUpdate {held['this_update']}, nextUpdate {held['next_update']}\) is older than "
+                              rf"the published good \(thisUpdate {good['this_update']}\)\)$")
+        cert = stapler.cert_status("replay")
+        self.assertEqual((cert["status"], cert["this_update"]), ("good", good["this_update"]), cert)
+        self.assertGreaterEqual(stapler.metric("ocsp_stapler_fetch_total", certificate="replay", result="stale"), 1)
+        # The log line names the replayed answer's own dates, not the published one's.
+        self.assertIn("replay: not published (stale): fetched revoked since", stapler.log_text())
+        self.assertIn(f"(thisUpdate {held['this_update']}, nextUpdate {held['next_update']}) is older",
+                      stapler.log_text())
+        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "good", "after a replayed hold")
 
-        # A good answer newer than the revoked one (say, a certificateHold released) replaces it.
-        fake.backdate = 0
-        time.sleep(1.1)  # thisUpdate has one-second resolution
-        rc, out = stapler.refresh("stale")
-        self.assertEqual((rc, out.strip()), (0, "stale: ok good"), out)
-        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "good", "after a newer good")
+    def test_good_never_replaces_key_compromise(self):
+        fake = self.start_fake(mode="sign", validity=3600)
+        fake.set_status(self.certs["sticky"]["cert"], "revoked")  # keyCompromise
+        stapler = self.start_stapler([self.cert("sticky", fake.url)], stapler={"min_refresh_interval": "10m"})
+        server = self.start_server("sticky", stapler)
+        revoked = stapler.cert_status("sticky")
+        self.assertEqual((revoked["status"], revoked["revocation_reason"]), ("revoked", "keyCompromise"), revoked)
+
+        # "good" from the same responder, newer than the revocation: it contradicts itself.
+        time.sleep(1.1)  # thisUpdate has one-second resolution: the good answer must be newer than the revocation
+        fake.set_status(self.certs["sticky"]["cert"], "good")
+        rc, out = stapler.refresh("sticky")
+        self.assertEqual(rc, 4, out)
+        self.assertRegex(out, r"(?m)^sticky: contradiction: not published \(fetched good \(thisUpdate \S+, "
+                              r"nextUpdate \S+\) contradicts the published revoked since \S+ \(keyCompromise\)")
+        self.assertIn("sticky: the responder contradicts itself", stapler.log_text())
+        self.assertEqual(stapler.metric("ocsp_stapler_fetch_total", certificate="sticky", result="contradiction"), 1)
+
+        # "good" older than the revocation: merely stale.
+        fake.backdate = 60
+        rc, out = stapler.refresh("sticky")
+        self.assertEqual(rc, 4, out)
+        self.assertRegex(out, r"(?m)^sticky: stale: not published \(fetched good .* is older than the published revoked")
+
+        cert = stapler.cert_status("sticky")
+        self.assertEqual((cert["status"], cert["this_update"]), ("revoked", revoked["this_update"]), cert)
+        self.assertTrue(cert["last_error"].startswith("stale: "), cert)
+        self.assertEqual(cert["fetch_failures"], 2, cert)
+        self.assert_stapled(handshake(server.port, self.pki.ca_cert), "revoked", "after good answers")
 
     def test_nonce(self):
         fake = self.start_fake(mode="sign")  # signs without echoing the nonce

@@ -3,8 +3,9 @@
 // `status` / `refresh` clients report it with their exit codes. Plus the JSON shapes.
 #include "stapler/daemon/control.hpp"
 
-#include <atomic>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -102,14 +103,52 @@ TEST(control_json, status_follows_the_shared_json_conventions) {
 }
 
 TEST(control_json, refresh_results_and_errors) {
-    std::vector<fetch_report> reports{{"a", true, "revoked", "", ""}, {"b", false, "", "timeout", "10s passed"}};
+    std::vector<fetch_report> reports{{"a", true, "revoked", "", ""},
+                                      {"b", false, "", "timeout", "10s passed"},
+                                      {"c", false, "", "stale", "fetched revoked ... is older than ...", true}};
     auto v = boost::json::parse(refresh_json(true, reports)).as_object();
     const auto& r = v.at("results").as_array();
     EXPECT_EQ(r.at(0).at("status").as_string(), "revoked");
     EXPECT_TRUE(r.at(0).at("reason").is_null());
+    EXPECT_FALSE(r.at(0).at("not_published").as_bool());
     EXPECT_FALSE(r.at(1).at("ok").as_bool());
     EXPECT_EQ(r.at(1).at("reason").as_string(), "timeout");
+    EXPECT_FALSE(r.at(1).at("not_published").as_bool());
+    EXPECT_FALSE(r.at(2).at("ok").as_bool());
+    EXPECT_EQ(r.at(2).at("reason").as_string(), "stale");
+    EXPECT_TRUE(r.at(2).at("not_published").as_bool());
     EXPECT_EQ(boost::json::parse(error_json("no \"x\"")).at("error").as_string(), "no \"x\"");
+}
+
+// Runs `io` on its own thread; stop() (or the destructor, however the test ends) runs `on_stop` on the io
+// thread, stops it and joins. A failed ASSERT then reports one failure instead of destroying a joinable
+// std::thread, which would abort the whole test binary.
+class io_thread {
+public:
+    io_thread(asio::io_context& io, std::function<void()> on_stop)
+        : io_(io), on_stop_(std::move(on_stop)), thread_([this] { io_.run(); }) {}
+    ~io_thread() { stop(); }
+    io_thread(const io_thread&) = delete;
+    io_thread& operator=(const io_thread&) = delete;
+    void stop() {
+        if (!thread_.joinable()) return;
+        asio::post(io_, [this] {
+            on_stop_();
+            io_.stop();
+        });
+        thread_.join();
+    }
+
+private:
+    asio::io_context& io_;
+    std::function<void()> on_stop_;
+    std::thread thread_;
+};
+
+// Waits for the daemon's on_ready callback to fulfil `ready`.
+::testing::AssertionResult becomes_ready(std::future<void>& ready, std::chrono::milliseconds limit) {
+    if (ready.wait_for(limit) == std::future_status::ready) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the daemon did not become ready within " << limit.count() << " ms";
 }
 
 TEST(control_socket, status_and_refresh_against_a_running_daemon) {
@@ -136,11 +175,15 @@ TEST(control_socket, status_and_refresh_against_a_running_daemon) {
     control_server control(io, daemon, config.control_socket, log);
     control.open();
     control.start();
-    std::atomic<bool> ready{false};
-    asio::co_spawn(io, daemon.start([&] { ready = true; }), log_exceptions(log, "start"));
-    std::thread runner([&] { io.run(); });
-    for (int i = 0; i < 500 && !ready; ++i) std::this_thread::sleep_for(10ms);
-    ASSERT_TRUE(ready);
+    std::promise<void> on_ready;
+    auto ready = on_ready.get_future();
+    asio::co_spawn(io, daemon.start([&] { on_ready.set_value(); }), log_exceptions(log, "start"));
+    io_thread runner(io, [&] {
+        daemon.stop();
+        control.close();
+    });
+    // startup_timeout (5 s) bounds the start-up fetch; connect_failed comes long before that.
+    ASSERT_TRUE(becomes_ready(ready, 10s));
 
     std::ostringstream out, err;
     EXPECT_EQ(status_command(config.control_socket, true, out, err), 0) << err.str();
@@ -175,12 +218,7 @@ TEST(control_socket, status_and_refresh_against_a_running_daemon) {
     EXPECT_EQ(refresh_command(config.control_socket, std::string("nope"), r2, e2), 4);
     EXPECT_NE(e2.str().find("no certificate named 'nope'"), std::string::npos) << e2.str();
 
-    asio::post(io, [&] {
-        daemon.stop();
-        control.close();
-        io.stop();
-    });
-    runner.join();
+    runner.stop();
     std::ostringstream r3, e3;
     EXPECT_EQ(status_command(config.control_socket, false, r3, e3), 1);
 }

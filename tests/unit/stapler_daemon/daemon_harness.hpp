@@ -217,6 +217,10 @@ public:
     health_report health() {
         return on_io([this] { return daemon_->health(); });
     }
+    // Every nginx reload requested so far has run (a file rewrite requests one, debounced by 1 s).
+    bool nginx_reload_idle() {
+        return on_io([this] { return daemon_->nginx_reload_idle(); });
+    }
     std::string log_text() {
         return on_io([this] { return log_text_.str(); });
     }

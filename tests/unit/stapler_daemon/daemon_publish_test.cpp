@@ -2,13 +2,13 @@
 // fake OCSP responder on 127.0.0.1 (port 0) serving responses signed here, a fake clock at the
 // reference time. Two rules of docs/stapler.md ("Daemon", "Behaviour"):
 //   * a fetch that brings back the published response byte for byte publishes nothing again: no
-//     persist, no nginx_file rewrite, no reload_command (still a successful fetch);
+//     persist, no nginx_file rewrite, no reload_command (still a successful fetch); an older one is not
+//     published either, and `refresh` reports it "stale: not published";
 //   * a certificate the shm cache has no room for is not reported as stapled: status, refresh (exit 4),
 //     metrics and last_error say so, and a reload that frees a slot publishes it.
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -51,9 +51,11 @@ TEST(daemon_publish, identical_response_is_not_published_again) {
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_TRUE(reports[0].ok) << reports[0].reason << ": " << reports[0].detail;
     EXPECT_EQ(reports[0].status, "good");
-    std::this_thread::sleep_for(1500ms);  // past the reload debounce: a requested reload would have run
     EXPECT_EQ(inode_of(nginx_file), nginx_inode) << "nginx_file rewritten with identical bytes";
     EXPECT_EQ(inode_of(state_file), state_inode) << "response persisted again";
+    // A rewrite would have requested a reload (refresh returns after the exports): once none is pending
+    // or running, every requested one has run.
+    ASSERT_TRUE(eventually([&] { return d.nginx_reload_idle(); })) << d.log_text();
     EXPECT_EQ(line_count(runs), 1u) << "reload_command ran although no file changed";
     EXPECT_NE(d.log_text().find("www: fetched good (thisUpdate 2025-12-31T23:00:00Z, nextUpdate "
                                 "2026-01-02T00:00:00Z), unchanged: not published again"),
@@ -76,6 +78,31 @@ TEST(daemon_publish, identical_response_is_not_published_again) {
     EXPECT_EQ(read_bytes(state_file), second);
     EXPECT_NE(inode_of(nginx_file), nginx_inode);
     EXPECT_TRUE(eventually([&] { return line_count(runs) == 2; })) << d.log_text();
+
+    // The older response again (a replay, a lagging cache): not published, and `refresh` says so with
+    // the fetched response's own dates.
+    server->serve("www", first);
+    reports = d.refresh("www");
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_FALSE(reports[0].ok);
+    EXPECT_TRUE(reports[0].not_published);
+    EXPECT_EQ(reports[0].reason, "stale");
+    EXPECT_EQ(read_bytes(nginx_file), second);
+    EXPECT_EQ(read_bytes(state_file), second);
+    EXPECT_NE(d.log_text().find("www: not published (stale): fetched good (thisUpdate 2025-12-31T23:00:00Z, "
+                                "nextUpdate 2026-01-02T00:00:00Z) is older than the published good (thisUpdate "
+                                "2025-12-31T23:30:00Z)"),
+              std::string::npos)
+        << d.log_text();
+    std::ostringstream out, err;
+    EXPECT_EQ(refresh_command(d.config().control_socket, std::string("www"), out, err), 4) << err.str();
+    EXPECT_EQ(out.str().rfind("www: stale: not published (fetched good (thisUpdate 2025-12-31T23:00:00Z", 0), 0u)
+        << out.str();
+    EXPECT_NE(d.metrics().find("ocsp_stapler_fetch_total{certificate=\"www\",result=\"stale\"} 2"), std::string::npos)
+        << d.metrics();
+    const auto after = d.row("www");
+    EXPECT_EQ(after.status, "good");
+    EXPECT_EQ(after.this_update, reference_time - 30min);
 }
 
 // More certificates than the cache holds. [[certificate]] entries are refused at load (config_test);
