@@ -101,8 +101,8 @@ class BadUpstream(StaplerFixtures, unittest.TestCase):
         fake.set_mode("garbage")
         stapler.certificates[0]["responder_url"] = self.responder.url + "/"
         stapler.write_config()
-        stapler.sighup()
-        time.sleep(0.5)
+        stapler.sighup_and_wait()
+        self.assertIn("SIGHUP: configuration reloaded", stapler.log_text())
         seen = fake.count()
         rc, out = stapler.refresh("www")
         self.assertEqual(rc, 0, out + stapler.log_text())
