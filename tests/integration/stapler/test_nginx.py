@@ -23,18 +23,11 @@ def stapling_directives(staple_file):
     return "\n".join(re.sub(r"^(ssl_stapling_file)\s+\S+;", rf"\1 {staple_file};", line) for line in lines)
 
 
-def settled(runs, quiet=1.5, timeout=10):
-    """The lines of `runs` once no line was added for `quiet` seconds (the debouncer is done)."""
-    deadline = time.monotonic() + timeout
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        now = runs.read_text().split() if runs.exists() else []
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            break
-        time.sleep(0.1)
-    return last
+def settled(stapler, runs, timeout=10):
+    """The lines of `runs` once the daemon has no reload_command waiting for its debounce or running."""
+    stapler.wait_for(lambda: stapler.metric("ocsp_stapler_nginx_reload_pending", default=None) == 0,
+                     "no reload_command pending", timeout)
+    return runs.read_text().split() if runs.exists() else []
 
 
 @unittest.skipUnless(have_nginx(), "nginx not installed")
@@ -91,7 +84,7 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
             nginx={"reload_command": ["/bin/sh", "-c", f'date +%s.%N >> "{runs}"']})
         for n in names:
             self.assertEqual((staples / f"{n}.der").read_bytes(), stapler.persisted(n).read_bytes())
-        start_runs = settled(runs)
+        start_runs = settled(stapler, runs)
         self.assertIn(len(start_runs), (1, 2), f"three files written at start: {start_runs}")
 
         self.revoke("one")
@@ -100,7 +93,7 @@ class NginxStaplingFile(StaplerFixtures, unittest.TestCase):
         self.assertEqual(rc, 0, out)
         stapler.wait_for(lambda: len(runs.read_text().split()) > len(start_runs), "a reload after the change",
                          timeout=5)
-        stamps = [float(x) for x in settled(runs)]
+        stamps = [float(x) for x in settled(stapler, runs)]
         self.assertLessEqual(len(stamps) - len(start_runs), 2, stamps)
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         # Stamps are taken by the command, after fork and exec: allow for scheduling delays on a busy machine.

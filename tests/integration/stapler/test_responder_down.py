@@ -72,7 +72,7 @@ class ResponderDown(StaplerFixtures, unittest.TestCase):
         # After nextUpdate: nothing is stapled; hard and Must-Staple refuse the handshake.
         wait = (max(next_updates.values()) - datetime.datetime.now(datetime.timezone.utc)).total_seconds() + 1.5
         self.assertLess(wait, VALIDITY + 2)
-        time.sleep(max(wait, 0))
+        time.sleep(max(wait, 0))  # the wall clock itself must pass nextUpdate: no condition to wait on
 
         hs = handshake(servers["soft"].port, self.pki.ca_cert)
         self.assertTrue(hs.completed, "soft: handshake failed after expiry:\n" + hs.summary())

@@ -58,6 +58,7 @@ class Robustness(StaplerFixtures, unittest.TestCase):
         stapler.stop()
         fake.close()
         next_update = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+        # The wall clock itself must pass nextUpdate (one-second resolution): no condition to wait on.
         time.sleep(max(0.0, (next_update - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 1.2)
         stapler.shm_path.unlink()
         stapler.start()
