@@ -194,13 +194,19 @@ std::string response_etag(std::span<const std::uint8_t> response_der) {
 bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,
                   std::optional<std::string_view> if_modified_since) {
     // Only cacheable answers carry validators; everything else is always sent in full.
-    if (!headers.etag) return false;
+    if (!headers.etag || !headers.last_modified) return false;
+    const auto modified = parse_http_date(*headers.last_modified);
+    if (!modified) return false;
+    return not_modified(*headers.etag, *modified, if_none_match, if_modified_since);
+}
 
+bool not_modified(std::string_view etag, sys_seconds last_modified, std::optional<std::string_view> if_none_match,
+                  std::optional<std::string_view> if_modified_since) {
     // RFC 9110 §13.1.3: with If-None-Match present, If-Modified-Since is ignored.
     if (if_none_match) {
         std::string_view list = trim_ows(*if_none_match);
         if (list == "*") return true;  // §13.1.2: any current representation matches
-        const std::string_view ours = opaque_tag(*headers.etag);
+        const std::string_view ours = opaque_tag(etag);
         // §13.1.2: If-None-Match uses the weak comparison, so W/"x" matches "x".
         while (!list.empty()) {
             list = trim_ows(list);
@@ -218,12 +224,11 @@ bool not_modified(const http_cache_headers& headers, std::optional<std::string_v
         return false;
     }
 
-    if (if_modified_since && headers.last_modified) {
+    if (if_modified_since) {
         const auto since = parse_http_date(*if_modified_since);
-        const auto modified = parse_http_date(*headers.last_modified);
         // §13.1.3: an invalid date is ignored (so the full response is sent).
-        if (!since || !modified) return false;
-        return *modified <= *since;
+        if (!since) return false;
+        return last_modified <= *since;
     }
     return false;
 }

@@ -36,6 +36,12 @@ std::string response_etag(std::span<const std::uint8_t> response_der);
 bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,
                   std::optional<std::string_view> if_modified_since);
 
+// The same for validators held as values (a cache entry's ETag and thisUpdate), so that a conditional
+// request costs no date formatting: `etag` is the quoted strong tag, `last_modified` the time the
+// Last-Modified field states.
+bool not_modified(std::string_view etag, sys_seconds last_modified, std::optional<std::string_view> if_none_match,
+                  std::optional<std::string_view> if_modified_since);
+
 std::string imf_fixdate(sys_seconds t);
 std::optional<sys_seconds> parse_http_date(std::string_view text);
 

@@ -16,8 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "responder/cache_headers.hpp"
-#include "responder/get_path.hpp"
+#include "responder/http_policy.hpp"
 #include "responder/http_request.hpp"
 #include "responder/http_response.hpp"
 
@@ -47,7 +46,6 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // Deadline precision: a timed-out operation is cancelled at most this much late.
 constexpr auto sweep_interval = 100ms;
-constexpr std::string_view allow_field = "Allow: GET, POST, HEAD\r\n";
 
 std::shared_ptr<spdlog::logger> log_main() {
     auto l = spdlog::get("responder");
@@ -63,12 +61,6 @@ responder_metrics::method method_of(http::verb v) {
     }
 }
 
-bool starts_with_path(std::string_view target, std::string_view base) {
-    if (base == "/") return !target.empty() && target.front() == '/';
-    if (!target.starts_with(base)) return false;
-    return target.size() == base.size() || target[base.size()] == '/';
-}
-
 std::string cert_states_text(const answer_metadata& m) {
     std::string s;
     for (auto st : m.cert_states) {
@@ -78,7 +70,6 @@ std::string cert_states_text(const answer_metadata& m) {
     return s.empty() ? "-" : s;
 }
 
-std::string status_text(http::status status) { return std::string(http::obsolete_reason(status)) + "\n"; }
 
 // Writes `head` then `body` in one gather write; false when the connection is gone.
 asio::awaitable<bool> write_response(tcp::socket& socket, http_server::connection& conn,
@@ -279,11 +270,13 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
     beast::flat_buffer buffer;
     http_request req;
     std::string head;
-    std::string text_body;
     head.reserve(512);
 
-    auto send = [&](std::span<const std::uint8_t> body) {
-        return write_response(socket, conn, cfg.request_timeout, head, body);
+    // Writes `r`; false when the connection is gone.
+    auto send = [&](const http_response& r) {
+        head.clear();
+        append_response_head(head, r.head, clock_.now_seconds());
+        return write_response(socket, conn, cfg.request_timeout, head, r.content());
     };
 
     const auto accepted = steady::now();
@@ -312,17 +305,9 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
             if (read.kind == read_result::refused) {
                 // Every refusal closes the connection: after a request we could not read, where the next
                 // one starts is unknown (RFC 9112 §6.3, §9.6).
-                const http::status status = read.refusal;
-                text_body = status_text(status);
-                head.clear();
-                response_head h;
-                h.status = status;
-                h.keep_alive = false;
-                h.content_type = "text/plain";
-                h.content_length = text_body.size();
-                append_response_head(head, h, clock_.now_seconds());
-                co_await send({reinterpret_cast<const std::uint8_t*>(text_body.data()), text_body.size()});
-                metrics_.count_request(responder_metrics::method::other, static_cast<unsigned>(status),
+                const auto refusal = refusal_response(read.refusal);
+                co_await send(refusal);
+                metrics_.count_request(responder_metrics::method::other, static_cast<unsigned>(read.refusal),
                                        steady::now() - started);
                 break;
             }
@@ -333,94 +318,54 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
                 ~in_flight_count() { n.fetch_sub(1); }
             } busy{in_flight_};
 
-            const std::string_view target = req.target;
-            const bool is_get = req.method == http::verb::get || req.method == http::verb::head;
-            response_head h;
-            h.version = req.version;
-            h.keep_alive = req.keep_alive && !draining_;
-            std::shared_ptr<const cached_answer> ocsp;
-            text_body.clear();
-            if (target == "/health" || target == "/metrics") {
-                if (!is_get) {
-                    h.status = http::status::method_not_allowed;
-                    h.extra_fields = allow_field;
-                } else if (target == "/health") {
-                    auto report = co_await service_.health();
-                    h.status = report.ok ? http::status::ok : http::status::service_unavailable;
-                    text_body = std::move(report.text);
-                } else {
-                    auto g = service_.gauges();
-                    g.open_connections = connections_.load();
-                    text_body = metrics_.render(g);
-                    h.content_type = "text/plain; version=0.0.4";
-                }
-                h.cache_control = "no-cache";
-            } else if (!is_get && req.method != http::verb::post) {
-                h.status = http::status::method_not_allowed;
-                h.extra_fields = allow_field;
-            } else if (!starts_with_path(target, cfg.path)) {
-                h.status = http::status::not_found;
-            } else {
-                if (req.method == http::verb::post) {
-                    ocsp = req.body.empty() ? nullptr : service_.find_cached(req.body);
-                    if (!ocsp) ocsp = co_await service_.answer_miss(std::move(req.body));
-                } else if (auto decoded = decode_get_path(target, cfg.path)) {
-                    ocsp = service_.find_cached(*decoded);
-                    if (!ocsp) ocsp = co_await service_.answer_miss(std::move(*decoded));
-                } else {
-                    ocsp = co_await service_.answer_miss({});
-                }
-                const sys_seconds now = clock_.now_seconds();
-                h.content_type = "application/ocsp-response";
-                h.content_length = ocsp->der.size();
-                if (is_get && ocsp->cacheable_get) {
-                    h.max_age_cacheable = true;
-                    h.max_age = static_cast<std::size_t>(std::max<std::int64_t>(0, (ocsp->meta.next_update - now).count()));
-                    h.extra_fields = ocsp->get_validators;
-                    if (req.if_none_match || req.if_modified_since) {
-                        const auto validators = cache_headers_for(ocsp->meta, ocsp->der, true, now, ocsp->etag);
-                        if (not_modified(validators, req.if_none_match, req.if_modified_since))
-                            h.status = http::status::not_modified;
-                    }
-                } else {
-                    h.cache_control = "no-cache";
-                }
-                metrics_.count_ocsp(ocsp->meta.status);
-                for (auto st : ocsp->meta.cert_states) metrics_.count_cert_state(st);
-            }
-
-            std::span<const std::uint8_t> body;
-            if (ocsp) {
-                body = ocsp->der;
-            } else {
-                if (text_body.empty()) text_body = status_text(h.status);
-                if (h.content_type.empty()) h.content_type = "text/plain";
-                h.content_length = text_body.size();
-                body = {reinterpret_cast<const std::uint8_t*>(text_body.data()), text_body.size()};
-            }
-            // HEAD: the same head as GET, no content (RFC 9110 §9.3.2); 304: no content either.
-            if (req.method == http::verb::head || h.status == http::status::not_modified) body = {};
-            head.clear();
-            append_response_head(head, h, clock_.now_seconds());
-            if (!co_await send(body)) break;
+            http_response r = co_await respond(req);
+            r.head.keep_alive = r.head.keep_alive && !draining_;
+            if (!co_await send(r)) break;
 
             const auto latency = steady::now() - started;
-            metrics_.count_request(method_of(req.method), static_cast<unsigned>(h.status), latency);
+            metrics_.count_request(method_of(req.method), static_cast<unsigned>(r.head.status), latency);
             if (access) {
+                const cached_answer* ocsp = r.answer.get();
                 access->info("{} \"{} {:.120} HTTP/{}.{}\" {} {} ocsp={} certs={} issuer=\"{}\" {}us",
-                             remote.address().to_string(), req.method_text, target, req.version / 10,
-                             req.version % 10, static_cast<unsigned>(h.status), body.size(),
+                             remote.address().to_string(), req.method_text, req.target, req.version / 10,
+                             req.version % 10, static_cast<unsigned>(r.head.status), r.content().size(),
                              ocsp ? ocsp_status_name(ocsp->meta.status) : "-",
                              ocsp ? cert_states_text(ocsp->meta) : "-", ocsp ? ocsp->issuer_name : "",
                              std::chrono::duration_cast<std::chrono::microseconds>(latency).count());
             }
-            if (!h.keep_alive) break;
+            if (!r.head.keep_alive) break;
         }
     } catch (const std::exception& e) {
         log_main()->warn("connection from {} ended: {}", remote.address().to_string(), e.what());
     }
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);
+}
+
+asio::awaitable<http_response> http_server::respond(http_request& req) {
+    http_step step = route(req, service_.config().server.path);
+    switch (step.what) {
+        case http_step::kind::respond: co_return std::move(step.response);
+        case http_step::kind::report_health: {
+            auto report = co_await service_.health();
+            co_return health_response(req, report.ok, std::move(report.text));
+        }
+        case http_step::kind::report_metrics: {
+            auto g = service_.gauges();
+            g.open_connections = connections_.load();
+            co_return metrics_response(req, metrics_.render(g));
+        }
+        case http_step::kind::answer_ocsp: break;
+    }
+    // A cache hit is answered here without leaving the network thread; a miss (or a request that did not
+    // decode, answered malformedRequest) goes to the signing pool.
+    const auto der = step.ocsp_request(req);
+    auto answer = der.empty() ? nullptr : service_.find_cached(der);
+    if (!answer)
+        answer = co_await service_.answer_miss(step.from_get_path ? std::move(step.decoded_get_path) : std::move(req.body));
+    metrics_.count_ocsp(answer->meta.status);
+    for (auto st : answer->meta.cert_states) metrics_.count_cert_state(st);
+    co_return ocsp_response(req, std::move(answer), clock_.now_seconds());
 }
 
 }  // namespace ocspkit::responder

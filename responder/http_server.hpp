@@ -1,6 +1,6 @@
 #pragma once
 // HTTP/1.0 and 1.1 front end (Asio C++20 coroutines, Beast's parser): reads requests within limits and
-// timeouts, routes OCSP GET/POST, /health and /metrics, and writes answers with RFC 5019 headers.
+// timeouts, asks the socket-free policy (http_policy.hpp) what to answer, and writes the answer.
 // A failure ends one connection, never the server.
 //
 // Threading: one io_context per network thread, each run by exactly one thread, so a connection's
@@ -20,6 +20,9 @@
 #include "responder/service.hpp"
 
 namespace ocspkit::responder {
+
+struct http_request;
+struct http_response;
 
 class http_server {
 public:
@@ -50,6 +53,8 @@ public:
 private:
     boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
     boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket, worker& w);
+    // The answer to one request read whole: route() it, fetch what it asks for, format (http_policy.hpp).
+    boost::asio::awaitable<http_response> respond(http_request& req);
     boost::asio::awaitable<void> sweep_deadlines(worker& w);
 
     std::vector<std::unique_ptr<worker>> workers_;
