@@ -35,7 +35,7 @@
 #include "common/clock.hpp"
 #include "stapler/daemon/cert_state.hpp"
 #include "stapler/daemon/config.hpp"
-#include "stapler/daemon/exports.hpp"
+#include "stapler/daemon/nginx_reload.hpp"
 #include "stapler/daemon/store.hpp"
 #include "stapler/shm_writer.hpp"
 

@@ -15,8 +15,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "common/atomic_file.hpp"
+#include "stapler/daemon/command_runner.hpp"
 #include "stapler/daemon/daemon.hpp"
 #include "stapler/daemon/daemon_tracked.hpp"
+#include "stapler/daemon/haproxy_runtime.hpp"
 
 namespace ocspkit::stapler::daemon {
 using namespace std::chrono_literals;

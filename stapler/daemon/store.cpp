@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
-#include "stapler/daemon/exports.hpp"
+#include "common/atomic_file.hpp"
 
 namespace ocspkit::stapler::daemon {
 namespace fs = std::filesystem;

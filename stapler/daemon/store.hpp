@@ -15,8 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include "common/result.hpp"
 #include "stapler/daemon/config.hpp"
-#include "stapler/daemon/exports.hpp"
 #include "stapler/validate.hpp"
 
 namespace ocspkit::stapler::daemon {
@@ -33,7 +33,7 @@ public:
 
     // nullopt with `ec` clear: no file; nullopt with `ec` set: unreadable.
     std::optional<std::vector<std::uint8_t>> read(std::string_view name, std::error_code& ec) const;
-    // Atomic and durable (write_file_atomically); the error names the file and the failing step.
+    // Atomic and durable (common/atomic_file.hpp); the error names the file and the failing step.
     status save(std::string_view name, std::span<const std::uint8_t> der) const;
     // Absent is fine.
     std::error_code remove(std::string_view name) const;
