@@ -30,7 +30,11 @@ INSTANTIATE_TEST_SUITE_P(rfc4648, base64_vectors,
 TEST_P(base64_vectors, encodes) { EXPECT_EQ(base64_encode(of(GetParam().plain)), GetParam().encoded); }
 
 TEST_P(base64_vectors, decodes_with_and_without_padding) {
-    if (GetParam().plain.empty()) GTEST_SKIP() << "empty base64 is refused (an empty request is no request)";
+    if (GetParam().plain.empty()) {
+        // Empty base64 is refused: an empty request is no request.
+        EXPECT_FALSE(decode_base64_lenient(GetParam().encoded));
+        return;
+    }
     auto padded = decode_base64_lenient(GetParam().encoded);
     ASSERT_TRUE(padded) << padded.error_message();
     EXPECT_EQ(*padded, of(GetParam().plain));
