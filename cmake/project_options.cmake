@@ -13,9 +13,25 @@ if(OCSPKIT_WARNINGS_AS_ERRORS)
 endif()
 
 add_library(ocspkit_sanitizers INTERFACE)
+# UBSan halts at the first finding (-fno-sanitize-recover): a report that lets the test pass is missed.
 if(OCSPKIT_SANITIZE)
   target_compile_options(ocspkit_sanitizers INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
                          -fno-sanitize-recover=undefined)
+  target_link_options(ocspkit_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()
+# The libFuzzer build (preset "fuzz", clang only): every project library is compiled with libFuzzer's
+# coverage instrumentation and ASan + UBSan, so a fuzz target sees the coverage of all the code it calls;
+# only the fuzz_* executables link the libFuzzer driver (tests/fuzz/CMakeLists.txt).
+option(OCSPKIT_LIBFUZZER "Instrument everything for libFuzzer and build the fuzz_* targets (clang only)" OFF)
+if(OCSPKIT_LIBFUZZER)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "OCSPKIT_LIBFUZZER needs clang (e.g. -DCMAKE_CXX_COMPILER=clang++-14), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  if(OCSPKIT_SANITIZE)
+    message(FATAL_ERROR "OCSPKIT_LIBFUZZER already includes ASan + UBSan: leave OCSPKIT_SANITIZE off")
+  endif()
+  target_compile_options(ocspkit_sanitizers INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(ocspkit_sanitizers INTERFACE -fsanitize=address,undefined)
 endif()
 
