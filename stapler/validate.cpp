@@ -298,7 +298,7 @@ verdict validate_impl(X509* leaf, X509* issuer, std::span<const std::uint8_t> de
     const auto next_time = from_asn1_time(next_update);
     if (!next_time) return reject(reject_reason::malformed, "unreadable nextUpdate");
     if (*next_time < *this_time) return reject(reject_reason::malformed, "nextUpdate precedes thisUpdate");
-    if (*next_time <= now) {
+    if (*next_time <= now && !options.allow_expired) {
         return reject(reject_reason::expired, "nextUpdate " + to_iso8601(*next_time) + " has passed");
     }
 

@@ -98,6 +98,9 @@ struct validation_options {
     std::chrono::seconds max_skew{300};      // tolerated lead of the responder's clock over ours
     std::size_t max_size = 4032;             // the default shm slot's payload; larger cannot be stapled
     std::optional<std::vector<std::uint8_t>> expected_nonce;  // the nonce octets sent in the request
+    // Every check but "nextUpdate has passed". Only for reading back a persisted permanent revocation,
+    // which must outlive its response so that no later `good` un-revokes the certificate (store.hpp).
+    bool allow_expired = false;
 };
 
 // `leaf` and `issuer` are borrowed. Never throws; every failure is a rejection with its reason.

@@ -140,6 +140,17 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
             continue;
         }
         const auto& r = *restored.response;
+        if (r.next_update <= now_s) {
+            // An expired permanent revocation (store.hpp): never stapled, only remembered so that the
+            // publishing rules keep refusing a `good` for this certificate. Fetched again at once.
+            log_->warn("{}: kept the expired {} response (thisUpdate {}, nextUpdate {}): a permanent revocation "
+                       "is never replaced by good",
+                       t.cert.name, to_string(r.status), to_iso8601(r.this_update), to_iso8601(r.next_update));
+            t.state.current = std::move(restored.response);
+            t.state.next_refresh = n;
+            if (!t.removed) put_entry(t);
+            continue;
+        }
         t.state.next_refresh = next_refresh_after_success(p, to_time_point(r.this_update), to_time_point(r.next_update),
                                                           n, std::nullopt, draw());
         log_->info("{}: restored {} response (thisUpdate {}, nextUpdate {})", t.cert.name, to_string(r.status),

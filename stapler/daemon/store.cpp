@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "common/atomic_file.hpp"
+#include "stapler/daemon/cert_state.hpp"
 
 namespace ocspkit::stapler::daemon {
 namespace fs = std::filesystem;
@@ -63,6 +64,14 @@ state_store::restored state_store::restore(const certificate& cert, sys_seconds 
     options.max_skew = max_skew;
     options.max_size = cert.settings.max_response_bytes;
     auto v = validate_response(cert.leaf.get(), cert.issuer.get(), *der, now, options);
+    if (!v.usable() && v.rejected().reason == reject_reason::expired) {
+        options.allow_expired = true;
+        auto kept = validate_response(cert.leaf.get(), cert.issuer.get(), *der, now, options);
+        if (kept.usable() && is_permanent_revocation(kept.response())) {
+            out.response = std::move(kept).response();
+            return out;
+        }
+    }
     if (!v.usable()) {
         out.problem = fmt::format("{}: {} ({}), removed", file_of(cert.name).string(), to_string(v.rejected().reason),
                                   v.rejected().detail);

@@ -39,11 +39,14 @@ public:
     std::error_code remove(std::string_view name) const;
 
     struct restored {
-        std::optional<validated_response> response;  // usable at `now`
+        // Usable at `now`; or an expired permanent revocation (revoked, reason other than
+        // certificateHold), kept so that the publishing rules still refuse a later `good` after a restart.
+        std::optional<validated_response> response;
         std::string problem;  // why the file was not used (and was removed); empty when absent or usable
     };
     // Reads `<name>.der` and validates it for `cert` at `now` (no nonce: it was checked when fetched). A
-    // file that is unreadable or does not validate (expired included) is removed.
+    // file that is unreadable or does not validate is removed; an expired one too, unless it is a
+    // permanent revocation (then it stays, and is returned).
     restored restore(const certificate& cert, sys_seconds now, std::chrono::seconds max_skew) const;
 
 private:

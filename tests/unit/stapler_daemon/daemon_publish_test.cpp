@@ -108,6 +108,49 @@ TEST(daemon_publish, identical_response_is_not_published_again) {
 // More certificates than the cache holds. [[certificate]] entries are refused at load (config_test);
 // [[directory]] ones are only found at run time, so two directories of one chain each meet a cache of 2
 // slots (1 entry). Which one wins the slot depends on which fetch finishes first.
+// A keyCompromise answer persisted by an earlier run has expired by the time the daemon starts again;
+// the responder (a rolled-back database) now says good. The restart must not forget the revocation:
+// the expired answer is kept, never stapled, and the good one is refused as a contradiction.
+TEST(daemon_publish, restart_keeps_an_expired_permanent_revocation) {
+    temp_dir dir;
+    const issued ca = ocspkit::test::make_ca("Daemon Sticky Revocation CA");
+    fake_ocsp_server* server = nullptr;
+    std::optional<issued> leaf;
+    bytes revoked;
+    const auto state_file = dir / "state" / "www.der";
+    std::ofstream(dir / "stapler.toml") << common_stapler << "shm_capacity = 16\n[[certificate]]\nchain = \"www.pem\"\n";
+    running_daemon d(dir / "stapler.toml", server, [&](fake_ocsp_server& s) {
+        leaf = make_leaf(ca, "www.example", "0B", s.url("www"));
+        write_chain(dir / "www.pem", *leaf, ca);
+        fixtures::response_spec spec;
+        fixtures::single_spec single;
+        single.leaf = leaf->cert.get();
+        single.issuer = ca.cert.get();
+        single.status = cert_status::revoked;
+        single.revocation_reason = 1;  // keyCompromise
+        single.revoked_at = reference_time - 3h;
+        single.this_update = reference_time - 3h;
+        single.next_update = reference_time - 1h;  // expired before this start
+        spec.singles.push_back(single);
+        spec.signer = ca.cert.get();
+        spec.key = ca.key.get();
+        revoked = fixtures::make_response(spec);
+        std::filesystem::create_directories(state_file.parent_path());
+        std::ofstream(state_file, std::ios::binary).write(reinterpret_cast<const char*>(revoked.data()),
+                                                         static_cast<std::streamsize>(revoked.size()));
+        s.serve("www", good_response(ca, *leaf, reference_time - 30min));
+    });
+    ASSERT_TRUE(d.wait_ready()) << d.log_text();
+    EXPECT_NE(d.log_text().find("www: kept the expired revoked response"), std::string::npos) << d.log_text();
+    auto reports = d.refresh("www");
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_FALSE(reports[0].ok);
+    EXPECT_TRUE(reports[0].not_published);
+    EXPECT_EQ(reports[0].reason, "contradiction") << reports[0].detail;
+    EXPECT_NE(d.row("www").action, "staple");
+    EXPECT_EQ(read_bytes(state_file), revoked) << "the good answer replaced the persisted revocation";
+}
+
 TEST(daemon_publish, certificate_without_a_shm_slot_is_reported_unpublished) {
     temp_dir dir;
     const issued ca = ocspkit::test::make_ca("Daemon Shm Full CA");

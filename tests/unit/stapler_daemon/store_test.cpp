@@ -130,6 +130,39 @@ INSTANTIATE_TEST_SUITE_P(state_store, state_store_bad_file,
                                            bad_file_case{"other_certificate", "no_matching_response"}),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
+// A permanent revocation outlives its response (cert_state.hpp): restored even once expired, and the
+// file stays. An expired certificateHold does not: it may be lifted, so it is removed like a good one.
+TEST(state_store, expired_permanent_revocation_is_kept_and_expired_hold_is_not) {
+    const auto& pki = store_pki::get();
+    auto revoked_with = [&](int reason) {
+        fixtures::response_spec spec;
+        fixtures::single_spec single;
+        single.leaf = pki.leaf.cert.get();
+        single.issuer = pki.ca.cert.get();
+        single.status = cert_status::revoked;
+        single.revocation_reason = reason;
+        spec.singles.push_back(single);
+        spec.signer = pki.ca.cert.get();
+        spec.key = pki.ca.key.get();
+        return fixtures::make_response(spec);
+    };
+    temp_dir dir;
+    state_store store(dir.path());
+    const auto key_compromise = revoked_with(1);
+    ASSERT_TRUE(store.save("www", key_compromise));
+    auto kept = store.restore(pki.cert("www", pki.leaf), reference_time + 48h, 300s);
+    ASSERT_TRUE(kept.response) << kept.problem;
+    EXPECT_EQ(kept.response->der, key_compromise);
+    EXPECT_LE(kept.response->next_update, reference_time + 48h);
+    EXPECT_TRUE(std::filesystem::exists(store.file_of("www")));
+
+    ASSERT_TRUE(store.save("www", revoked_with(6)));  // certificateHold
+    auto dropped = store.restore(pki.cert("www", pki.leaf), reference_time + 48h, 300s);
+    EXPECT_FALSE(dropped.response);
+    EXPECT_NE(dropped.problem.find("expired"), std::string::npos) << dropped.problem;
+    EXPECT_FALSE(std::filesystem::exists(store.file_of("www")));
+}
+
 TEST(state_store, save_replaces_and_remove_is_idempotent) {
     const auto& pki = store_pki::get();
     temp_dir dir;
