@@ -191,6 +191,18 @@ std::string response_etag(std::span<const std::uint8_t> response_der) {
     return "\"" + to_hex(md, std::min<std::size_t>(md_len, etag_octets)) + "\"";
 }
 
+std::optional<std::string> get_validator_fields(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+                                                sys_seconds now, std::string_view etag) {
+    const auto h = cache_headers_for(meta, response_der, true, now, etag);
+    if (!h.etag) return std::nullopt;
+    std::string fields;
+    fields.reserve(128);
+    fields.append("Last-Modified: ").append(h.last_modified.value_or("")).append("\r\n");
+    fields.append("Expires: ").append(h.expires.value_or("")).append("\r\n");
+    fields.append("ETag: ").append(*h.etag).append("\r\n");
+    return fields;
+}
+
 bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,
                   std::optional<std::string_view> if_modified_since) {
     // Only cacheable answers carry validators; everything else is always sent in full.

@@ -32,6 +32,12 @@ http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<cons
 // cache_headers_for uses it unless given a precomputed one, which must come from here too.
 std::string response_etag(std::span<const std::uint8_t> response_der);
 
+// The validator fields of a cacheable GET answer as header lines ("Last-Modified: ...\r\nExpires:
+// ...\r\nETag: ...\r\n"), formatted once when the answer is cached so that a hit formats no date; nullopt
+// when the answer is not cacheable over GET. `etag` comes from response_etag().
+std::optional<std::string> get_validator_fields(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+                                                sys_seconds now, std::string_view etag);
+
 // Conditional GET (RFC 9110 §13.1): true when the client's validators match and a 304 is due.
 bool not_modified(const http_cache_headers& headers, std::optional<std::string_view> if_none_match,
                   std::optional<std::string_view> if_modified_since);

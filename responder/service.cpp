@@ -196,12 +196,9 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     // A nonce answer is for one client: never cached, never validated by HTTP caches (no-cache).
     if (result.meta.has_nonce) return entry;
     entry->etag = response_etag(entry->der);
-    const auto get_headers = cache_headers_for(entry->meta, entry->der, true, now, entry->etag);
-    if (get_headers.etag) {
+    if (auto validators = get_validator_fields(entry->meta, entry->der, now, entry->etag)) {
         entry->cacheable_get = true;
-        entry->get_validators = fmt::format("Last-Modified: {}\r\nExpires: {}\r\nETag: {}\r\n",
-                                            get_headers.last_modified.value_or(""), get_headers.expires.value_or(""),
-                                            *get_headers.etag);
+        entry->get_validators = std::move(*validators);
     }
     const auto validity = result.meta.next_update - now;
     entry->refresh_at = now + validity / 2;

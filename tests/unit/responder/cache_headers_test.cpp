@@ -47,6 +47,18 @@ TEST(cache_headers, cacheable_get_answer_gets_validators_and_max_age) {
     EXPECT_NE(cache_headers_for(cacheable_meta(), filled(200, 2), true, reference_time).etag, h.etag);
 }
 
+TEST(cache_headers, get_validator_fields_are_the_header_lines_of_a_cacheable_answer) {
+    const bytes der = filled(200);
+    const std::string etag = response_etag(der);
+    EXPECT_EQ(get_validator_fields(cacheable_meta(), der, reference_time, etag),
+              "Last-Modified: Wed, 31 Dec 2025 23:00:00 GMT\r\nExpires: Fri, 02 Jan 2026 00:00:00 GMT\r\nETag: " + etag +
+                  "\r\n");
+    auto with_nonce = cacheable_meta();
+    with_nonce.has_nonce = true;
+    with_nonce.cacheable = false;
+    EXPECT_EQ(get_validator_fields(with_nonce, der, reference_time, etag), std::nullopt);
+}
+
 TEST(cache_headers, precomputed_etag_is_used_as_given) {
     const bytes der = filled(80);
     const std::string etag = response_etag(der);

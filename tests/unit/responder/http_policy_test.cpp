@@ -45,11 +45,9 @@ std::shared_ptr<const cached_answer> entry(entry_spec spec = {}) {
     e->meta.next_update = reference_time + 24h;
     e->meta.cacheable = spec.status == ocsp_status::successful && !spec.has_nonce && spec.state != cert_state::unknown;
     e->etag = response_etag(e->der);
-    const auto h = cache_headers_for(e->meta, e->der, true, reference_time, e->etag);
-    if (h.etag) {
+    if (auto validators = get_validator_fields(e->meta, e->der, reference_time, e->etag)) {
         e->cacheable_get = true;
-        e->get_validators = fmt::format("Last-Modified: {}\r\nExpires: {}\r\nETag: {}\r\n", *h.last_modified,
-                                        *h.expires, *h.etag);
+        e->get_validators = std::move(*validators);
     }
     return e;
 }
