@@ -53,13 +53,13 @@ result<std::vector<std::uint8_t>> decode_base64_lenient(std::string_view text) {
     // end, one or two '=' that complete a 4-character group.
     std::size_t pad = 0;
     while (pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-    if (pad > 2) return error{"too much base64 padding"};
+    if (pad > 2) return error{errc::malformed, "too much base64 padding"};
     const std::string_view digits = text.substr(0, text.size() - pad);
-    if (digits.empty()) return error{"empty base64"};
-    if (pad != 0 && text.size() % 4 != 0) return error{"base64 padding does not complete a group"};
+    if (digits.empty()) return error{errc::malformed, "empty base64"};
+    if (pad != 0 && text.size() % 4 != 0) return error{errc::malformed, "base64 padding does not complete a group"};
     // A lone digit in the last group carries only 6 bits, not a whole octet.
-    if (digits.size() % 4 == 1) return error{"base64 length is impossible"};
-    if (pad != 0 && (4 - digits.size() % 4) % 4 != pad) return error{"wrong amount of base64 padding"};
+    if (digits.size() % 4 == 1) return error{errc::malformed, "base64 length is impossible"};
+    if (pad != 0 && (4 - digits.size() % 4) % 4 != pad) return error{errc::malformed, "wrong amount of base64 padding"};
 
     std::vector<std::uint8_t> out;
     out.reserve(digits.size() / 4 * 3 + 2);
@@ -67,7 +67,7 @@ result<std::vector<std::uint8_t>> decode_base64_lenient(std::string_view text) {
     int bits = 0;
     for (const char c : digits) {
         const std::int8_t v = decode_table[static_cast<unsigned char>(c)];
-        if (v < 0) return error{"invalid base64 character"};
+        if (v < 0) return error{errc::malformed, "invalid base64 character"};
         acc = (acc << 6) | static_cast<std::uint32_t>(v);
         bits += 6;
         if (bits >= 8) {
@@ -78,7 +78,7 @@ result<std::vector<std::uint8_t>> decode_base64_lenient(std::string_view text) {
     }
     // RFC 4648 §3.5: the bits that pad the last octet must be zero. Refusing non-canonical input makes
     // the mapping from text to DER one-to-one per alphabet, which keeps cache keys and logs honest.
-    if (acc != 0) return error{"non-zero base64 padding bits"};
+    if (acc != 0) return error{errc::malformed, "non-zero base64 padding bits"};
     return out;
 }
 

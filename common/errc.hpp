@@ -19,13 +19,13 @@ enum class errc : int {
     unauthorized,   // not one of ours (an unknown issuer) or not allowed
     conflict,       // would contradict what is stored (e.g. undo a permanent revocation)
     io,             // a file, socket or pipe operation failed
+    refused,        // a peer answered and said no (HAProxy refused a response, a non-200 status)
     database,       // the certificate index refused
     crypto,         // OpenSSL refused (the message carries its error queue)
     timeout,        // a deadline passed
     overloaded,     // load shedding
     config,         // a configuration value is wrong
     internal,       // a broken invariant: a bug
-    unclassified,   // transitional: a failure whose call site has not named its code yet
 };
 
 // Stable lower-case names (log fields, JSON); message() gives the same words for people.
@@ -38,13 +38,13 @@ inline const char* to_string(errc e) noexcept {
     case errc::unauthorized: return "unauthorized";
     case errc::conflict: return "conflict";
     case errc::io: return "io";
+    case errc::refused: return "refused";
     case errc::database: return "database";
     case errc::crypto: return "crypto";
     case errc::timeout: return "timeout";
     case errc::overloaded: return "overloaded";
     case errc::config: return "config";
     case errc::internal: return "internal";
-    case errc::unclassified: return "unclassified";
     }
     return "unknown";
 }
@@ -62,13 +62,13 @@ public:
         case errc::unauthorized: return "not authorized";
         case errc::conflict: return "conflicts with what is stored";
         case errc::io: return "input/output error";
+        case errc::refused: return "refused by the peer";
         case errc::database: return "database error";
         case errc::crypto: return "cryptographic operation failed";
         case errc::timeout: return "timed out";
         case errc::overloaded: return "overloaded";
         case errc::config: return "configuration error";
         case errc::internal: return "internal error";
-        case errc::unclassified: return "failed";
         }
         return "unknown error " + std::to_string(value);
     }

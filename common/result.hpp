@@ -17,9 +17,6 @@ struct error {
     std::string message;  // for people and logs; may be empty, then code.message() stands in
 
     error(std::error_code c, std::string m = {}) : code(c), message(std::move(m)) {}
-    // Transitional: a message without a code, for call sites not yet given one (errc::unclassified).
-    error(std::string m) : code(make_error_code(errc::unclassified)), message(std::move(m)) {}
-    error(const char* m) : error(std::string(m)) {}
     template <class E>
         requires std::is_error_code_enum_v<E>
     error(E e, std::string m = {}) : code(make_error_code(e)), message(std::move(m)) {}

@@ -29,10 +29,10 @@ result<std::string> percent_decode(std::string_view in) {
             out.push_back(c);
             continue;
         }
-        if (in.size() - i < 3) return error{"truncated percent escape"};
+        if (in.size() - i < 3) return error{errc::malformed, "truncated percent escape"};
         const int hi = hex_value(in[i + 1]);
         const int lo = hex_value(in[i + 2]);
-        if (hi < 0 || lo < 0) return error{"malformed percent escape"};
+        if (hi < 0 || lo < 0) return error{errc::malformed, "malformed percent escape"};
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
     }
@@ -47,7 +47,7 @@ result<std::vector<std::uint8_t>> decode_get_path(std::string_view target, std::
     for (const std::string_view scheme : {std::string_view{"http://"}, std::string_view{"https://"}}) {
         if (istarts_with(target, scheme)) {
             const auto slash = target.find('/', scheme.size());
-            if (slash == std::string_view::npos) return error{"absolute URI without a path"};
+            if (slash == std::string_view::npos) return error{errc::malformed, "absolute URI without a path"};
             target.remove_prefix(slash);
             break;
         }
@@ -59,19 +59,20 @@ result<std::vector<std::uint8_t>> decode_get_path(std::string_view target, std::
     // The mount point is matched as a whole path segment: "/ocsp" serves "/ocsp/MEIw..." but not
     // "/ocspMEIw..." (that would be a different resource).
     while (!base_path.empty() && base_path.back() == '/') base_path.remove_suffix(1);
-    if (target.substr(0, base_path.size()) != base_path) return error{"path is outside the OCSP base path"};
+    if (target.substr(0, base_path.size()) != base_path)
+        return error{errc::not_found, "path is outside the OCSP base path"};
     target.remove_prefix(base_path.size());
-    if (target.empty() || target.front() != '/') return error{"no request after the OCSP base path"};
+    if (target.empty() || target.front() != '/') return error{errc::malformed, "no request after the OCSP base path"};
     // One or more '/' separate the mount point from the request: clients that join "http://host/" and
     // "/MEIw..." produce "//MEIw...". The DER of an OCSPRequest starts with 0x30 (SEQUENCE), whose
     // base64 is 'M', so a leading '/' is never part of the data.
     while (!target.empty() && target.front() == '/') target.remove_prefix(1);
-    if (target.empty()) return error{"no request after the OCSP base path"};
+    if (target.empty()) return error{errc::malformed, "no request after the OCSP base path"};
 
     auto text = percent_decode(target);
-    if (!text) return error{text.error_message()};
+    if (!text) return text.failure();
     auto der = decode_base64_lenient(*text);
-    if (!der) return error{der.error_message()};
+    if (!der) return der.failure();
     return der;
 }
 

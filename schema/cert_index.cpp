@@ -210,7 +210,8 @@ std::optional<std::string> check_consistency(const cert_record& r) {
         }
         return std::nullopt;
     case cert_status::revoked:
-        if (!r.revocation_time) return fmt::format("serial {}: a revoked certificate needs a revocation time", serial());
+        if (!r.revocation_time)
+            return fmt::format("serial {}: a revoked certificate needs a revocation time", serial());
         if (r.reason == revocation_reason::certificate_hold) {
             return fmt::format("serial {}: reason certificateHold means status hold, not revoked", serial());
         }
@@ -220,7 +221,8 @@ std::optional<std::string> check_consistency(const cert_record& r) {
                                "certificate is good",
                                serial());
         }
-        if (r.hold_instruction) return fmt::format("serial {}: only a held certificate has a hold instruction", serial());
+        if (r.hold_instruction)
+            return fmt::format("serial {}: only a held certificate has a hold instruction", serial());
         return std::nullopt;
     case cert_status::hold:
         if (!r.revocation_time) return fmt::format("serial {}: a held certificate needs a revocation time", serial());
@@ -259,7 +261,9 @@ sqlite::statement& cert_index::cached(std::optional<sqlite::statement>& slot, st
 
 std::int64_t cert_index::add_issuer(X509* ca_cert) { return add_issuer_at(ca_cert, std::nullopt); }
 
-std::int64_t cert_index::add_issuer(X509* ca_cert, sys_seconds created_at) { return add_issuer_at(ca_cert, created_at); }
+std::int64_t cert_index::add_issuer(X509* ca_cert, sys_seconds created_at) {
+    return add_issuer_at(ca_cert, created_at);
+}
 
 std::int64_t cert_index::add_issuer_at(X509* ca_cert, std::optional<sys_seconds> created_at) {
     const issuer_hashes hashes = compute_issuer_hashes(ca_cert);
@@ -316,8 +320,8 @@ std::optional<issuer_record> cert_index::find_issuer(std::int64_t id) const {
 }
 
 std::optional<issuer_record> cert_index::find_issuer_by_cert(X509* ca_cert) const {
-    return find_issuer_by_hashes(hash_alg::sha256,
-                                 {issuer_name_hash(ca_cert, hash_alg::sha256), issuer_key_hash(ca_cert, hash_alg::sha256)});
+    return find_issuer_by_hashes(
+        hash_alg::sha256, {issuer_name_hash(ca_cert, hash_alg::sha256), issuer_key_hash(ca_cert, hash_alg::sha256)});
 }
 
 std::optional<issuer_record> cert_index::find_issuer_by_hashes(hash_alg alg, const name_and_key_hash& hashes) const {
@@ -449,11 +453,12 @@ std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id,
 
 result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, const merge_options& options) {
     conflict_.reset();
-    if (auto problem = check_consistency(rec)) return error{std::move(*problem)};
+    if (auto problem = check_consistency(rec)) return error{errc::malformed, std::move(*problem)};
     if (rec.issuer_id != checked_issuer_) {
         // Checked here for a clear message; the foreign key would only say "FOREIGN KEY constraint failed".
         if (!index_.find_issuer(rec.issuer_id)) {
-            return error{fmt::format("serial {}: issuer ID {} is not registered", rec.serial.to_hex(), rec.issuer_id)};
+            return error{errc::not_found,
+                         fmt::format("serial {}: issuer ID {} is not registered", rec.serial.to_hex(), rec.issuer_id)};
         }
         checked_issuer_ = rec.issuer_id;
     }
@@ -472,7 +477,7 @@ result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, co
 
     auto existing = find(rec.issuer_id, rec.serial);
     if (!existing) {
-        return error{fmt::format("serial {}: row vanished during the write", rec.serial.to_hex())};
+        return error{errc::database, fmt::format("serial {}: row vanished during the write", rec.serial.to_hex())};
     }
     cert_record merged = rec;
     if (!merged.cert_der) merged.cert_der = existing->cert_der;
@@ -481,8 +486,9 @@ result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, co
     if (merged.subject.empty()) merged.subject = existing->subject;
     if (existing->cert_der && rec.cert_der && *existing->cert_der != *rec.cert_der) {
         // Two certificates with one serial from one CA break RFC 5280 §4.1.2.2; keep the first one seen.
-        return error{fmt::format("serial {}: a different certificate with this serial is already stored",
-                                 rec.serial.to_hex())};
+        return error{
+            errc::conflict,
+            fmt::format("serial {}: a different certificate with this serial is already stored", rec.serial.to_hex())};
     }
     bool kept = false;
     if (options.import_rule) {
@@ -505,7 +511,8 @@ result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, co
     if (existing->status == cert_status::revoked && merged.status != cert_status::revoked) {
         const std::string how = existing->reason ? fmt::format("with reason {}", reason_name(*existing->reason))
                                                  : std::string{"(no reason code)"};
-        return error{fmt::format("serial {} is revoked {}; only certificateHold can be lifted (RFC 5280 §5.3.1)",
+        return error{errc::conflict,
+                     fmt::format("serial {} is revoked {}; only certificateHold can be lifted (RFC 5280 §5.3.1)",
                                  rec.serial.to_hex(), how)};
     }
     if (merged.same_content(*existing)) return kept ? upsert_outcome::kept : upsert_outcome::unchanged;

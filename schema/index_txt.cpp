@@ -29,14 +29,14 @@ int hex_digit(char c) {
 // serial_number::from_hex: this runs once per line of a million-line file.
 result<serial_number> parse_serial(std::string_view text) {
     if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return hex_digit(c) >= 0; })) {
-        return error{fmt::format("invalid serial '{}' (expected hexadecimal digits)", text)};
+        return error{errc::malformed, fmt::format("invalid serial '{}' (expected hexadecimal digits)", text)};
     }
     std::string_view digits = text.substr(std::min(text.find_first_not_of('0'), text.size()));
     if (digits.empty()) digits = "0";
     const std::size_t octets = (digits.size() + 1) / 2;
     if (octets > serial_number::max_octets) {
-        return error{fmt::format("invalid serial '{}': {} octets, more than {} (RFC 5280 §4.1.2.2)", text, octets,
-                                 serial_number::max_octets)};
+        return error{errc::out_of_range, fmt::format("invalid serial '{}': {} octets, more than {} (RFC 5280 §4.1.2.2)",
+                                                     text, octets, serial_number::max_octets)};
     }
     std::array<std::uint8_t, serial_number::max_octets> raw{};
     std::size_t in = 0;
@@ -63,13 +63,13 @@ result<std::string> normalize_hold_instruction(std::string_view text) {
     ossl::asn1_object_ptr obj{OBJ_txt2obj(copy.c_str(), 0)};
     if (!obj) {
         ERR_clear_error();  // reported below with the line's own words
-        return error{fmt::format("invalid hold instruction '{}' (not an OID or a known name)", text)};
+        return error{errc::malformed, fmt::format("invalid hold instruction '{}' (not an OID or a known name)", text)};
     }
     std::array<char, 128> buf{};
     const int len = OBJ_obj2txt(buf.data(), static_cast<int>(buf.size()), obj.get(), 1);
     if (len <= 0 || static_cast<std::size_t>(len) >= buf.size()) {
         ERR_clear_error();
-        return error{fmt::format("invalid hold instruction '{}' (OID too long)", text)};
+        return error{errc::out_of_range, fmt::format("invalid hold instruction '{}' (OID too long)", text)};
     }
     return std::string{buf.data(), static_cast<std::size_t>(len)};
 }
@@ -226,7 +226,7 @@ std::optional<std::string> parse_line_into(std::string_view line, cert_record& r
 
 result<cert_record> parse_line(std::string_view line) {
     cert_record rec;
-    if (auto problem = parse_line_into(line, rec)) return error{std::move(*problem)};
+    if (auto problem = parse_line_into(line, rec)) return error{errc::malformed, std::move(*problem)};
     return rec;
 }
 

@@ -29,11 +29,11 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 asio::awaitable<result<command_status>> run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
-    if (argv.empty() || argv.front().empty()) co_return error{"empty command"};
+    if (argv.empty() || argv.front().empty()) co_return error{errc::config, "empty command"};
     // posix_spawnp reports a missing program only where the C library waits for the child's exec (glibc
     // does, emulators such as valgrind do not); a path is checked here so the error never depends on that.
     if (argv.front().find('/') != std::string::npos && ::access(argv.front().c_str(), X_OK) != 0) {
-        co_return error{"cannot run '" + argv.front() + "': " + std::strerror(errno)};
+        co_return error{errc::io, "cannot run '" + argv.front() + "': " + std::strerror(errno)};
     }
     std::vector<char*> cargv;
     cargv.reserve(argv.size() + 1);
@@ -63,7 +63,7 @@ asio::awaitable<result<command_status>> run_command(std::vector<std::string> arg
     const int rc = ::posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    if (rc != 0) co_return error{"cannot run '" + argv.front() + "': " + std::strerror(rc)};
+    if (rc != 0) co_return error{errc::io, "cannot run '" + argv.front() + "': " + std::strerror(rc)};
 
     // Poll rather than wait on SIGCHLD: the daemon's signal handling stays its own business, and a
     // reload command is rare and short. Intervals grow so that a slow command costs few wake-ups.
@@ -76,7 +76,8 @@ asio::awaitable<result<command_status>> run_command(std::vector<std::string> arg
     for (;;) {
         const pid_t r = ::waitpid(pid, &wstatus, WNOHANG);
         if (r == pid) break;
-        if (r < 0 && errno != EINTR) co_return error{"cannot wait for '" + argv.front() + "': " + std::strerror(errno)};
+        if (r < 0 && errno != EINTR)
+            co_return error{errc::io, "cannot wait for '" + argv.front() + "': " + std::strerror(errno)};
         bool stop = steady::now() >= deadline;
         if (!stop) {
             timer.expires_after(std::min<steady::duration>(interval, deadline - steady::now()));

@@ -35,10 +35,10 @@ std::string trimmed(std::string s) {
 template <class Socket, class Endpoint>
 asio::awaitable<status> cli_exchange(Socket& socket, Endpoint endpoint, std::string command, std::string where) {
     if (auto [ec] = co_await socket.async_connect(endpoint, use_tuple); ec) {
-        co_return error{"cannot connect to HAProxy at " + where + ": " + ec.message()};
+        co_return error{errc::io, "cannot connect to HAProxy at " + where + ": " + ec.message()};
     }
     if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(command), use_tuple); ec) {
-        co_return error{"cannot send to HAProxy at " + where + ": " + ec.message()};
+        co_return error{errc::io, "cannot send to HAProxy at " + where + ": " + ec.message()};
     }
     // Without "prompt" HAProxy answers one command and closes, so EOF ends the reply. The cap only
     // guards against a peer that is not HAProxy.
@@ -48,11 +48,11 @@ asio::awaitable<status> cli_exchange(Socket& socket, Endpoint endpoint, std::str
         auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), use_tuple);
         reply.append(chunk.data(), n);
         if (ec == asio::error::eof) break;
-        if (ec) co_return error{"cannot read HAProxy's reply from " + where + ": " + ec.message()};
+        if (ec) co_return error{errc::io, "cannot read HAProxy's reply from " + where + ": " + ec.message()};
         if (reply.size() > 64 * 1024) break;
     }
     if (reply.find(haproxy_ocsp_updated) == std::string::npos) {
-        co_return error{"HAProxy at " + where + " refused the OCSP response: '" + trimmed(reply) + "'"};
+        co_return error{errc::refused, "HAProxy at " + where + " refused the OCSP response: '" + trimmed(reply) + "'"};
     }
     co_return success();
 }
@@ -70,7 +70,8 @@ asio::awaitable<status> bounded_exchange(Endpoint endpoint, std::string command,
     auto expiry = timer.async_wait(asio::use_awaitable);
     auto race = std::move(exchange) || std::move(expiry);
     auto outcome = co_await std::move(race);
-    if (outcome.index() == 1) co_return error{"HAProxy at " + where + " did not answer within the timeout"};
+    if (outcome.index() == 1)
+        co_return error{errc::timeout, "HAProxy at " + where + " did not answer within the timeout"};
     co_return std::get<0>(std::move(outcome));
 }
 
@@ -79,7 +80,7 @@ asio::awaitable<status> bounded_exchange(Endpoint endpoint, std::string command,
 result<haproxy_endpoint> parse_haproxy_endpoint(std::string_view text) {
     haproxy_endpoint out;
     if (text.starts_with("unix:")) text.remove_prefix(5);
-    if (text.empty()) return error{"empty HAProxy runtime API address"};
+    if (text.empty()) return error{errc::config, "empty HAProxy runtime API address"};
     if (text.find('/') != std::string_view::npos) {
         out.unix_path = std::string(text);
         return out;
@@ -87,13 +88,14 @@ result<haproxy_endpoint> parse_haproxy_endpoint(std::string_view text) {
     std::string_view port_text;
     if (text.front() == '[') {
         const auto close = text.find("]:");
-        if (close == std::string_view::npos) return error{"expected [IPv6]:port, got '" + std::string(text) + "'"};
+        if (close == std::string_view::npos)
+            return error{errc::config, "expected [IPv6]:port, got '" + std::string(text) + "'"};
         out.host = std::string(text.substr(1, close - 1));
         port_text = text.substr(close + 2);
     } else {
         const auto colon = text.rfind(':');
         if (colon == std::string_view::npos || colon == 0) {
-            return error{"expected a unix socket path or host:port, got '" + std::string(text) + "'"};
+            return error{errc::config, "expected a unix socket path or host:port, got '" + std::string(text) + "'"};
         }
         out.host = std::string(text.substr(0, colon));
         port_text = text.substr(colon + 1);
@@ -102,7 +104,7 @@ result<haproxy_endpoint> parse_haproxy_endpoint(std::string_view text) {
     const auto* end = port_text.data() + port_text.size();
     const auto [ptr, ec] = std::from_chars(port_text.data(), end, port);
     if (port_text.empty() || ec != std::errc{} || ptr != end || port == 0 || port > 65535) {
-        return error{"bad port in HAProxy runtime API address '" + std::string(text) + "'"};
+        return error{errc::config, "bad port in HAProxy runtime API address '" + std::string(text) + "'"};
     }
     out.port = static_cast<std::uint16_t>(port);
     return out;
@@ -128,7 +130,8 @@ asio::awaitable<status> push_haproxy_ocsp(haproxy_endpoint endpoint, std::vector
         const std::string service = std::to_string(endpoint.port);
         auto [rec, results] = co_await resolver.async_resolve(endpoint.host, service, use_tuple);
         if (rec || results.empty()) {
-            co_return error{"cannot resolve HAProxy at " + where + ": " + (rec ? rec.message() : "no address")};
+            co_return error{errc::io,
+                            "cannot resolve HAProxy at " + where + ": " + (rec ? rec.message() : "no address")};
         }
         address = results.begin()->endpoint().address();
     }

@@ -15,7 +15,7 @@ error openssl_failure(std::string_view what) {
     std::string queue = drain_openssl_errors();
     std::string msg = "cannot build the OCSP request: " + std::string(what);
     if (!queue.empty()) msg += ": " + queue;
-    return error{std::move(msg)};
+    return error{errc::crypto, std::move(msg)};
 }
 
 // RFC 8954 §2.1: "Nonce ::= OCTET STRING (SIZE(1..32))", and the extension's extnValue (itself an OCTET
@@ -43,7 +43,8 @@ result<std::monostate> add_nonce(OCSP_REQUEST* req, const std::vector<std::uint8
 }  // namespace
 
 result<built_request> build_ocsp_request(X509* leaf, X509* issuer, hash_alg hash, bool with_nonce) {
-    if (leaf == nullptr || issuer == nullptr) return error{"cannot build the OCSP request: no certificate"};
+    if (leaf == nullptr || issuer == nullptr)
+        return error{errc::internal, "cannot build the OCSP request: no certificate"};
     // CertID (RFC 6960 §4.1.1): hashes of the issuer's name and key under `hash`, the leaf's serial.
     ossl::ocsp_certid_ptr id{OCSP_cert_to_id(evp_md(hash), leaf, issuer)};
     if (!id) return openssl_failure("CertID");
@@ -57,7 +58,7 @@ result<built_request> build_ocsp_request(X509* leaf, X509* issuer, hash_alg hash
         std::vector<std::uint8_t> nonce(nonce_size);
         if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) return openssl_failure("RAND_bytes");
         auto added = add_nonce(req.get(), nonce);
-        if (!added) return error{added.error_message()};
+        if (!added) return added.failure();
         out.nonce = std::move(nonce);
     }
 

@@ -46,52 +46,55 @@ std::string http_url::host_header() const {
 
 result<http_url> parse_http_url(std::string_view url) {
     const auto quoted = [&] { return "'" + std::string(url) + "'"; };
-    if (url.empty()) return error{"empty URL"};
+    if (url.empty()) return error{errc::malformed, "empty URL"};
     if (istarts_with(url, "https://")) {
-        return error{"https is not supported for OCSP: use the responder's http:// URL (RFC 6960 Appendix A.1): " +
-                     quoted()};
+        return error{
+            errc::unsupported,
+            "https is not supported for OCSP: use the responder's http:// URL (RFC 6960 Appendix A.1): " + quoted()};
     }
-    if (!istarts_with(url, "http://")) return error{"not an http:// URL: " + quoted()};
+    if (!istarts_with(url, "http://")) return error{errc::malformed, "not an http:// URL: " + quoted()};
     std::string_view rest = url.substr(7);
 
     const auto authority_end = rest.find_first_of("/?#");
     std::string_view authority = rest.substr(0, authority_end);
     std::string_view tail = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
 
-    if (tail.find('#') != std::string_view::npos) return error{"URL has a fragment: " + quoted()};
-    if (authority.find('@') != std::string_view::npos) return error{"URL has userinfo: " + quoted()};
-    if (authority.empty()) return error{"URL has no host: " + quoted()};
+    if (tail.find('#') != std::string_view::npos) return error{errc::malformed, "URL has a fragment: " + quoted()};
+    if (authority.find('@') != std::string_view::npos) return error{errc::malformed, "URL has userinfo: " + quoted()};
+    if (authority.empty()) return error{errc::malformed, "URL has no host: " + quoted()};
 
     http_url out;
     std::string_view port_text;
     if (authority.front() == '[') {
         const auto close = authority.find(']');
-        if (close == std::string_view::npos) return error{"unterminated IPv6 literal: " + quoted()};
+        if (close == std::string_view::npos) return error{errc::malformed, "unterminated IPv6 literal: " + quoted()};
         out.host = std::string(authority.substr(1, close - 1));
         in6_addr addr{};
-        if (inet_pton(AF_INET6, out.host.c_str(), &addr) != 1) return error{"bad IPv6 literal: " + quoted()};
+        if (inet_pton(AF_INET6, out.host.c_str(), &addr) != 1)
+            return error{errc::malformed, "bad IPv6 literal: " + quoted()};
         out.ipv6_literal = true;
         std::string_view after = authority.substr(close + 1);
         if (!after.empty()) {
-            if (after.front() != ':') return error{"junk after IPv6 literal: " + quoted()};
+            if (after.front() != ':') return error{errc::malformed, "junk after IPv6 literal: " + quoted()};
             port_text = after.substr(1);
-            if (port_text.empty()) return error{"empty port: " + quoted()};
+            if (port_text.empty()) return error{errc::malformed, "empty port: " + quoted()};
         }
     } else {
         const auto colon = authority.find(':');
         out.host = std::string(authority.substr(0, colon));
         if (colon != std::string_view::npos) {
             port_text = authority.substr(colon + 1);
-            if (port_text.empty()) return error{"empty port: " + quoted()};
+            if (port_text.empty()) return error{errc::malformed, "empty port: " + quoted()};
         }
-        if (out.host.empty()) return error{"URL has no host: " + quoted()};
-        if (!valid_reg_name(out.host)) return error{"bad host name in URL: " + quoted()};
+        if (out.host.empty()) return error{errc::malformed, "URL has no host: " + quoted()};
+        if (!valid_reg_name(out.host)) return error{errc::malformed, "bad host name in URL: " + quoted()};
     }
     if (!port_text.empty()) {
         unsigned port = 0;
         const auto* end = port_text.data() + port_text.size();
         const auto [ptr, ec] = std::from_chars(port_text.data(), end, port);
-        if (ec != std::errc{} || ptr != end || port == 0 || port > 65535) return error{"bad port in URL: " + quoted()};
+        if (ec != std::errc{} || ptr != end || port == 0 || port > 65535)
+            return error{errc::malformed, "bad port in URL: " + quoted()};
         out.port = static_cast<std::uint16_t>(port);
     }
 
@@ -102,16 +105,17 @@ result<http_url> parse_http_url(std::string_view url) {
     } else {
         out.target = std::string(tail);
     }
-    if (!valid_target(out.target)) return error{"URL path has spaces or control characters: " + quoted()};
+    if (!valid_target(out.target))
+        return error{errc::malformed, "URL path has spaces or control characters: " + quoted()};
     return out;
 }
 
 result<std::string> aia_ocsp_url(X509* leaf) {
-    if (leaf == nullptr) return error{"no certificate"};
+    if (leaf == nullptr) return error{errc::internal, "no certificate"};
     // X509_get1_ocsp lists the URI accessLocations of id-ad-ocsp entries, in certificate order.
     std::unique_ptr<STACK_OF(OPENSSL_STRING), openssl_string_stack_deleter> urls{X509_get1_ocsp(leaf)};
     if (!urls || sk_OPENSSL_STRING_num(urls.get()) == 0) {
-        return error{"the certificate has no OCSP URL in Authority Information Access"};
+        return error{errc::not_found, "the certificate has no OCSP URL in Authority Information Access"};
     }
     std::string first_other;
     for (int i = 0; i < sk_OPENSSL_STRING_num(urls.get()); ++i) {
@@ -119,7 +123,8 @@ result<std::string> aia_ocsp_url(X509* leaf) {
         if (parse_http_url(u)) return std::string(u);
         if (first_other.empty()) first_other = std::string(u);
     }
-    return error{"the certificate's OCSP URLs are not usable http:// URLs (first: '" + first_other + "')"};
+    return error{errc::unsupported,
+                 "the certificate's OCSP URLs are not usable http:// URLs (first: '" + first_other + "')"};
 }
 
 }  // namespace ocspkit::stapler::daemon

@@ -118,7 +118,7 @@ struct haproxy_push : testing::Test {
 
     status push(haproxy_endpoint ep, std::chrono::milliseconds timeout = 5s) {
         auto out = test_net::run_to_end(ioc, push_haproxy_ocsp(std::move(ep), der, timeout));
-        if (!out) return error{"test: no outcome"};
+        if (!out) return error{errc::internal, "test: no outcome"};
         return std::move(*out);
     }
 };
@@ -168,7 +168,7 @@ struct command_test : testing::Test {
     asio::io_context ioc;
     result<command_status> run(std::vector<std::string> argv, std::chrono::milliseconds timeout = 10s) {
         auto out = test_net::run_to_end(ioc, run_command(std::move(argv), timeout));
-        if (!out) return error{"test: no outcome"};
+        if (!out) return error{errc::internal, "test: no outcome"};
         return std::move(*out);
     }
 };
