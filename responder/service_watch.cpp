@@ -104,16 +104,33 @@ void ocsp_service::watch_changes(std::stop_token stop) {
     std::int64_t seen = -1;
     std::string missing;  // why the path names no usable file, logged once per distinct reason
     auto next_reopen = std::chrono::steady_clock::time_point::min();
+    auto wait_one_poll = [&] {
+        std::unique_lock lock(m);
+        cv.wait_for(lock, stop, config_.server.change_poll, [] { return false; });
+    };
     while (!stop.stop_requested()) {
         try {
+            // The path is looked at first: a missing file is reported once, whatever else fails after
+            // (opening it again would only fail on every poll with a less precise message).
+            auto now = identify_file(config_.database);
+            if (now) {
+                if (!missing.empty()) logger()->info("index {} is back", config_.database.string());
+                missing.clear();
+            } else if (now.error_message() != missing) {
+                missing = now.error_message();
+                logger()->error("index {}: {}; still answering from the file opened before",
+                                config_.database.string(), missing);
+            }
+            if (!index && !now) {
+                wait_one_poll();
+                continue;
+            }
             if (!index)
                 index = std::make_unique<schema::cert_index>(
                     schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
             // An open connection keeps reading the inode it opened: a file moved or copied over the
             // path is only seen by comparing identities.
-            if (auto now = identify_file(config_.database)) {
-                if (!missing.empty()) logger()->info("index {} is back", config_.database.string());
-                missing.clear();
+            if (now) {
                 file_identity opened;
                 {
                     std::lock_guard lock(file_mutex_);
@@ -125,10 +142,6 @@ void ocsp_service::watch_changes(std::stop_token stop) {
                     reopen_replaced(index, seen, *now);
                     next_reopen = std::chrono::steady_clock::now() + std::chrono::seconds{1};
                 }
-            } else if (now.error_message() != missing) {
-                missing = now.error_message();
-                logger()->error("index {}: {}; still answering from the file opened before",
-                                config_.database.string(), missing);
             }
             const std::int64_t seq = index->current_change_seq();
             if (seen < 0) {
@@ -166,8 +179,7 @@ void ocsp_service::watch_changes(std::stop_token stop) {
             logger()->error("watching {} failed: {}", config_.database.string(), e.what());
             index.reset();
         }
-        std::unique_lock lock(m);
-        cv.wait_for(lock, stop, config_.server.change_poll, [] { return false; });
+        wait_one_poll();
     }
 }
 
