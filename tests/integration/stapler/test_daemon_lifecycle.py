@@ -74,6 +74,9 @@ class DaemonLifecycle(StaplerFixtures, unittest.TestCase):
             rc, doc, _ = stapler.status_json()
             return doc and sorted((c["name"], c["status"]) for c in doc["certificates"])
         stapler.wait_for(lambda: names() == [("fromdir", "good"), ("kept", "good")], "the reloaded set", timeout=10)
+        # `status` shows a fetched response as soon as it is accepted; the shm entry follows once it is
+        # persisted (fsync on the pool), so the TLS server's view is waited for on its own.
+        stapler.wait_for(lambda: handshake(fromdir.port, self.pki.ca_cert).stapled, "fromdir stapled", timeout=10)
         self.assert_stapled(handshake(fromdir.port, self.pki.ca_cert), "good", "added by SIGHUP")
         self.assert_stapled(handshake(kept.port, self.pki.ca_cert), "good", "kept across SIGHUP")
         hs = handshake(removed.port, self.pki.ca_cert)
