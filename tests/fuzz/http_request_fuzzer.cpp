@@ -114,7 +114,8 @@ connection_run read_connection(const std::vector<std::string_view>& pieces, std:
                     return run;
                 }
                 if (parser.is_done()) break;
-                if (used > 0 && !buffer.empty()) continue;
+                // As in read_request(): after need_more, more bytes before the next put() (Beast asserts so).
+                if (used > 0 && !buffer.empty() && ec != http::error::need_more) continue;
             }
             if (next_piece == pieces.size()) {
                 run.end = ending::incomplete;
