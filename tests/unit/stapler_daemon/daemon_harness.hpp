@@ -10,17 +10,10 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <sys/stat.h>
@@ -28,79 +21,46 @@
 #include "common/clock.hpp"
 #include "stapler/daemon/control.hpp"
 #include "stapler/daemon/daemon_tracked.hpp"
+#include "tests/support/loopback_server.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/unit/stapler/ocsp_fixtures.hpp"
 
 
 namespace ocspkit::stapler::daemon::harness {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace fixtures = ocspkit::stapler::test;
-using tcp = asio::ip::tcp;
 using bytes = std::vector<std::uint8_t>;
 using namespace std::chrono_literals;
 using ocspkit::test::issued;
 using ocspkit::test::reference_time;
 using ocspkit::test::temp_dir;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
 // Answers every request with the body registered for the first segment of its path ("/www/<b64>" ->
 // "www"). Bodies may be swapped from the test thread.
 class fake_ocsp_server {
 public:
-    explicit fake_ocsp_server(asio::io_context& io) : io_(io), acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}) {
-        auto loop = accept_loop();
-        asio::co_spawn(io_, std::move(loop), asio::detached);
-    }
-    std::string url(const std::string& name) const {
-        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/" + name;
-    }
+    explicit fake_ocsp_server(asio::io_context& io) : http_(io, [this](const ocspkit::test::http_exchange& e) {
+        return ocspkit::test::http_reply{ocspkit::test::http_ok(body_for(e.target))};
+    }) {}
+    std::string url(const std::string& name) const { return http_.url("/" + name); }
     void serve(const std::string& name, bytes body) {
         std::lock_guard lock(mutex_);
         bodies_[name] = std::move(body);
     }
-    void close() {
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-    }
+    void close() { http_.close(); }
 
 private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-            if (ec) co_return;
-            auto s = session(std::move(socket));
-            asio::co_spawn(io_, std::move(s), asio::detached);
-        }
-    }
-    asio::awaitable<void> session(tcp::socket socket) {
-        beast::flat_buffer buffer;
-        http::request<http::string_body> req;
-        auto [ec, n] = co_await http::async_read(socket, buffer, req, use_tuple);
-        if (ec) co_return;
-        std::string target(req.target());
-        const std::string name = target.substr(1, target.find('/', 1) == std::string::npos ? std::string::npos
-                                                                                           : target.find('/', 1) - 1);
-        bytes body;
-        {
-            std::lock_guard lock(mutex_);
-            body = bodies_[name];
-        }
-        std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-        reply.append(body.begin(), body.end());
-        auto written = co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
-        (void)written;  // a client that went away is its own problem
-        boost::system::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_send, ignored);
+    std::string body_for(const std::string& target) {
+        const auto end = target.find('/', 1);
+        const std::string name = target.substr(1, end == std::string::npos ? std::string::npos : end - 1);
+        std::lock_guard lock(mutex_);
+        const bytes& body = bodies_[name];
+        return std::string(body.begin(), body.end());
     }
 
-    asio::io_context& io_;
-    tcp::acceptor acceptor_;
     std::mutex mutex_;
     std::map<std::string, bytes> bodies_;
+    ocspkit::test::fake_http_server http_;  // last: it calls body_for()
 };
 
 inline bytes read_bytes(const std::filesystem::path& file) {

@@ -5,7 +5,6 @@
 #include <csignal>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read_until.hpp>
@@ -16,6 +15,7 @@
 #include "stapler/daemon/command_runner.hpp"
 #include "stapler/daemon/haproxy_runtime.hpp"
 #include "stapler/daemon/nginx_reload.hpp"
+#include "tests/support/loopback_server.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/unit/stapler_daemon/net_test_support.hpp"
 
@@ -72,39 +72,27 @@ INSTANTIATE_TEST_SUITE_P(
 template <class Protocol>
 class fake_cli {
 public:
-    fake_cli(asio::io_context& ioc, typename Protocol::endpoint ep) : ioc_(ioc), acceptor_(ioc, ep) {
-        auto loop = accept_loop();
-        asio::co_spawn(ioc_, std::move(loop), asio::detached);
-    }
-    typename Protocol::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    fake_cli(asio::io_context& ioc, typename Protocol::endpoint ep)
+        : server_(ioc, ep, [this](typename Protocol::socket& s) { return session(s); }) {}
+    typename Protocol::endpoint local_endpoint() const { return server_.local_endpoint(); }
     std::string reply = "OCSP Response updated!\n\n";
     bool silent = false;
     std::vector<std::string> lines;
 
 private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-            if (ec) co_return;
-            auto s = session(std::move(socket));
-            asio::co_spawn(ioc_, std::move(s), asio::detached);
-        }
-    }
-    asio::awaitable<void> session(typename Protocol::socket socket) {
+    asio::awaitable<void> session(typename Protocol::socket& socket) {
         std::string buffer;
         auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer), '\n', use_tuple);
         if (ec) co_return;
         lines.push_back(buffer.substr(0, n));
         if (silent) {
-            held_.push_back(std::move(socket));
+            server_.hold(std::move(socket));
             co_return;
         }
         co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
     }
 
-    asio::io_context& ioc_;
-    typename Protocol::acceptor acceptor_;
-    std::vector<typename Protocol::socket> held_;
+    test::loopback_server<Protocol> server_;
 };
 using unix_cli = fake_cli<asio::local::stream_protocol>;
 using tcp_cli = fake_cli<asio::ip::tcp>;
