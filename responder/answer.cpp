@@ -389,10 +389,8 @@ answer_result answer(const decode_result& decoded, const issuer_set& issuers, co
         return std::move(result);
     };
 
-    const decoded_request& req = decoded.request;
-    // A bad nonce is judged after the issuer is known: its policy may ignore nonces altogether.
-    if (decoded.error != request_error::none && decoded.error != request_error::bad_nonce)
-        return refuse(ocsp_status::malformed_request, decoded.detail);
+    if (!decoded) return refuse(ocsp_status::malformed_request, decoded.error_message());
+    const decoded_request& req = decoded.value();
     if (req.certs.empty()) return refuse(ocsp_status::malformed_request, "no CertID");
 
     // Every CertID must be one we answer for, and one signature covers them all: a request that mixes
@@ -414,7 +412,10 @@ answer_result answer(const decode_result& decoded, const issuer_set& issuers, co
     if (issuer.nonces != nonce_policy::ignore) {
         // RFC 9654 §2.1: a responder that supports nonces answers malformedRequest to one of 0 or more
         // than 128 octets.
-        if (decoded.error == request_error::bad_nonce) return refuse(ocsp_status::malformed_request, decoded.detail);
+        // A nonce out of range is judged only here, once the issuer is known: its policy may ignore nonces.
+        if (req.nonce_out_of_range())
+            return refuse(ocsp_status::malformed_request,
+                          fmt::format("nonce of {} octets (RFC 9654: 1..128)", req.nonce->size()));
         // RFC 9654 does not say what a responder that insists on nonces answers without one; the
         // request is not what this responder accepts, so malformedRequest (not unauthorized, which
         // would claim we do not serve the CA, nor sigRequired, which is about request signatures).

@@ -108,27 +108,27 @@ nonce_value parse_nonce(X509_EXTENSION* ext) {
 
 }  // namespace
 
-decode_result decode_request(std::span<const std::uint8_t> der, const request_limits& limits) {
-    decode_result out;
-    const auto fail = [&out](request_error e, std::string detail) {
-        out.error = e;
-        out.detail = std::move(detail);
-        return std::move(out);
-    };
+bool decoded_request::nonce_out_of_range() const noexcept {
+    return nonce && (nonce->empty() || nonce->size() > max_nonce_octets);
+}
 
-    if (der.empty()) return fail(request_error::malformed, "empty request");
+decode_result decode_request(std::span<const std::uint8_t> der, const request_limits& limits) {
+    decoded_request out;
+    const auto fail = [](errc e, std::string detail) { return error{e, std::move(detail)}; };
+
+    if (der.empty()) return fail(errc::malformed, "empty request");
     if (der.size() > limits.max_der_size || der.size() > static_cast<std::size_t>(LONG_MAX))
-        return fail(request_error::malformed,
+        return fail(errc::malformed,
                     fmt::format("request of {} octets exceeds the limit of {}", der.size(), limits.max_der_size));
 
     // OpenSSL's template decoder bounds constructed nesting (ASN1_MAX_CONSTRUCTED_NEST) and checks
     // every length against the input, so hostile nesting or lengths fail here instead of recursing.
     const unsigned char* p = der.data();
     ossl::ocsp_request_ptr req{d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(der.size()))};
-    if (!req) return fail(request_error::malformed, "undecodable OCSPRequest: " + drain_openssl_errors());
+    if (!req) return fail(errc::malformed, "undecodable OCSPRequest: " + drain_openssl_errors());
     const auto consumed = static_cast<std::size_t>(p - der.data());
     if (consumed != der.size())
-        return fail(request_error::malformed, fmt::format("{} octets after the OCSPRequest", der.size() - consumed));
+        return fail(errc::malformed, fmt::format("{} octets after the OCSPRequest", der.size() - consumed));
 
     // d2i accepts BER (indefinite lengths, non-minimal lengths, explicit DEFAULT values). RFC 6960 §4.1
     // asks for DER; re-encoding and comparing refuses everything else, so what we hash, log and cache
@@ -136,21 +136,21 @@ decode_result decode_request(std::span<const std::uint8_t> der, const request_li
     {
         const int len = i2d_OCSP_REQUEST(req.get(), nullptr);
         if (len <= 0 || static_cast<std::size_t>(len) != der.size())
-            return fail(request_error::malformed, "OCSPRequest is not DER");
+            return fail(errc::malformed, "OCSPRequest is not DER");
         std::vector<unsigned char> again(static_cast<std::size_t>(len));
         unsigned char* w = again.data();
         if (i2d_OCSP_REQUEST(req.get(), &w) != len || std::memcmp(again.data(), der.data(), der.size()) != 0)
-            return fail(request_error::malformed, "OCSPRequest is not DER");
+            return fail(errc::malformed, "OCSPRequest is not DER");
     }
 
     // requestList is a SEQUENCE OF Request; an empty one asks nothing and is not a request we answer.
     const int count = OCSP_request_onereq_count(req.get());
-    if (count <= 0) return fail(request_error::malformed, "no CertID in the request");
+    if (count <= 0) return fail(errc::malformed, "no CertID in the request");
     if (static_cast<std::size_t>(count) > limits.max_cert_ids)
-        return fail(request_error::too_many_cert_ids,
+        return fail(errc::out_of_range,
                     fmt::format("{} CertIDs exceed the limit of {}", count, limits.max_cert_ids));
 
-    out.request.certs.reserve(static_cast<std::size_t>(count));
+    out.certs.reserve(static_cast<std::size_t>(count));
     for (int i = 0; i < count; ++i) {
         OCSP_ONEREQ* one = OCSP_request_onereq_get0(req.get(), i);
         OCSP_CERTID* cid = OCSP_onereq_get0_id(one);
@@ -159,37 +159,37 @@ decode_result decode_request(std::span<const std::uint8_t> der, const request_li
         ASN1_OCTET_STRING* key_hash = nullptr;
         ASN1_INTEGER* serial = nullptr;
         if (OCSP_id_get0_info(&name_hash, &md, &key_hash, &serial, cid) != 1)
-            return fail(request_error::malformed, fmt::format("CertID {} unreadable", i));
+            return fail(errc::malformed, fmt::format("CertID {} unreadable", i));
 
         const auto alg = hash_alg_from_nid(OBJ_obj2nid(md));
         if (!alg)
-            return fail(request_error::malformed,
+            return fail(errc::malformed,
                         fmt::format("CertID {}: unsupported hash algorithm {}", i, oid_text(md)));
         const auto want = hash_size(*alg);
         const auto name_len = static_cast<std::size_t>(ASN1_STRING_length(name_hash));
         const auto key_len = static_cast<std::size_t>(ASN1_STRING_length(key_hash));
         if (name_len != want || key_len != want)
-            return fail(request_error::malformed,
+            return fail(errc::malformed,
                         fmt::format("CertID {}: {} hashes of {} and {} octets, want {}", i, hash_name(*alg),
                                     name_len, key_len, want));
         const auto params_null = hash_params_are_null(cid);
         if (!params_null)
-            return fail(request_error::malformed, fmt::format("CertID {}: unexpected hash parameters", i));
+            return fail(errc::malformed, fmt::format("CertID {}: unexpected hash parameters", i));
         auto canonical = serial_number::from_asn1(serial);
-        if (!canonical) return fail(request_error::malformed, fmt::format("CertID {}: {}", i, canonical.error_message()));
+        if (!canonical) return fail(errc::malformed, fmt::format("CertID {}: {}", i, canonical.error_message()));
 
         // RFC 6960 §4.4: unrecognised extensions are ignored unless critical.
         for (int e = 0, n = OCSP_ONEREQ_get_ext_count(one); e < n; ++e) {
             X509_EXTENSION* ext = OCSP_ONEREQ_get_ext(one, e);
             if (X509_EXTENSION_get_critical(ext) > 0)
-                return fail(request_error::malformed,
+                return fail(errc::malformed,
                             fmt::format("CertID {}: critical singleRequestExtension {}", i,
                                         oid_text(X509_EXTENSION_get_object(ext))));
         }
 
         const std::uint8_t* nh = ASN1_STRING_get0_data(name_hash);
         const std::uint8_t* kh = ASN1_STRING_get0_data(key_hash);
-        out.request.certs.push_back(requested_cert{
+        out.certs.push_back(requested_cert{
             .alg = *alg,
             .issuer_name_hash = bytes(nh, nh + name_len),
             .issuer_key_hash = bytes(kh, kh + key_len),
@@ -197,28 +197,25 @@ decode_result decode_request(std::span<const std::uint8_t> der, const request_li
             .hash_params_null = *params_null,
         });
     }
-    out.request.has_signature = OCSP_request_is_signed(req.get()) != 0;
+    out.has_signature = OCSP_request_is_signed(req.get()) != 0;
 
-    // Extensions last, so that a bad nonce still leaves the CertIDs decoded (see request_error).
+    // Extensions last: everything above is decoded whatever the nonce (see nonce_out_of_range()).
     X509_EXTENSION* nonce_ext = nullptr;
     for (int e = 0, n = OCSP_REQUEST_get_ext_count(req.get()); e < n; ++e) {
         X509_EXTENSION* ext = OCSP_REQUEST_get_ext(req.get(), e);
         const ASN1_OBJECT* obj = X509_EXTENSION_get_object(ext);
         if (OBJ_obj2nid(obj) == NID_id_pkix_OCSP_Nonce) {
             // RFC 5280 §4.2: an extension appears at most once.
-            if (nonce_ext != nullptr) return fail(request_error::malformed, "two nonce extensions");
+            if (nonce_ext != nullptr) return fail(errc::malformed, "two nonce extensions");
             nonce_ext = ext;
         } else if (X509_EXTENSION_get_critical(ext) > 0) {
-            return fail(request_error::malformed, "critical requestExtension " + oid_text(obj));
+            return fail(errc::malformed, "critical requestExtension " + oid_text(obj));
         }
     }
     if (nonce_ext != nullptr) {
         auto nonce = parse_nonce(nonce_ext);
-        const auto size = nonce.octets.size();
-        out.request.nonce = std::move(nonce.octets);
-        out.request.nonce_unwrapped = nonce.unwrapped;
-        if (size == 0 || size > max_nonce_octets)
-            return fail(request_error::bad_nonce, fmt::format("nonce of {} octets (RFC 9654: 1..128)", size));
+        out.nonce = std::move(nonce.octets);
+        out.nonce_unwrapped = nonce.unwrapped;
     }
     return out;
 }

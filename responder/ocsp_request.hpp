@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/cert_id.hpp"
+#include "common/result.hpp"
 #include "common/serial.hpp"
 
 namespace ocspkit::responder {
@@ -30,14 +31,6 @@ struct requested_cert {
     bool hash_params_null = true;
 };
 
-enum class request_error {
-    none,
-    malformed,         // undecodable DER, trailing bytes, bad nesting, unknown hash OID, bad hash length
-    too_many_cert_ids, // more than request_limits::max_cert_ids (answered as malformedRequest)
-    bad_nonce,         // RFC 9654: nonce extension present but empty or longer than 128 octets
-                       // (decoded_request is still filled in, so a policy that ignores nonces can answer)
-};
-
 struct decoded_request {
     std::vector<requested_cert> certs;
     // RFC 8954/9654 id-pkix-ocsp-nonce value: the OCTET STRING contents (1..128 octets).
@@ -47,13 +40,17 @@ struct decoded_request {
     // echoed extnValue with the one they sent.
     bool nonce_unwrapped = false;
     bool has_signature = false;  // optionalSignature present (accepted, not verified)
+
+    // RFC 9654 §2.1: a nonce of 0 or more than 128 octets. Decoding keeps it, and the CertIDs, instead
+    // of failing: whether it matters is the nonce policy of the issuer the CertIDs name (answer.hpp).
+    bool nonce_out_of_range() const noexcept;
 };
 
-struct decode_result {
-    request_error error = request_error::none;
-    std::string detail;  // for logs only, never sent to the client
-    decoded_request request;
-};
+// A request, or why it is refused (answered malformedRequest): errc::malformed for bytes that are not one
+// DER OCSPRequest this responder can read (including one longer than request_limits::max_der_size),
+// errc::out_of_range for more CertIDs than request_limits::max_cert_ids. The message is for logs only,
+// never sent to the client.
+using decode_result = result<decoded_request>;
 
 decode_result decode_request(std::span<const std::uint8_t> der, const request_limits& limits = {});
 

@@ -202,7 +202,7 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     }
     const auto validity = result.meta.next_update - now;
     entry->refresh_at = now + validity / 2;
-    for (const auto& c : decoded.request.certs) entry->serials.push_back(c.serial.bytes());
+    for (const auto& c : decoded->certs) entry->serials.push_back(c.serial.bytes());
     cache_.insert(std::string(der.begin(), der.end()), entry, generation);
     return entry;
 }
@@ -221,13 +221,12 @@ asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_miss(
     metrics_.count_cache(false);
 
     decode_result decoded = decode_request(der, limits_);
-    // A bad nonce is the issuer's policy to judge (`ignore` answers without one), so answer() sees it.
-    if (decoded.error != request_error::none && decoded.error != request_error::bad_nonce) {
-        logger()->debug("malformed request: {}", decoded.detail);
+    if (!decoded) {
+        logger()->debug("malformed request: {}", decoded.error_message());
         co_return malformed_;
     }
     auto issuers = issuers_.load();
-    for (const auto& c : decoded.request.certs) {
+    for (const auto& c : decoded->certs) {
         if (!issuers->match(c)) co_return unauthorized_;
     }
     if (queued_.fetch_add(1) >= config_.server.signing_queue) {
@@ -267,9 +266,9 @@ void ocsp_service::schedule_resign(std::string request_der) {
         try {
             std::vector<std::uint8_t> bytes(der.begin(), der.end());
             decode_result decoded = decode_request(bytes, limits_);
-            if (decoded.error != request_error::none) return;
+            if (!decoded || decoded->nonce_out_of_range()) return;
             auto issuers = issuers_.load();
-            for (const auto& c : decoded.request.certs)
+            for (const auto& c : decoded->certs)
                 if (!issuers->match(c)) return;
             compute(bytes, decoded, issuers);
         } catch (const std::exception& e) {

@@ -47,15 +47,24 @@ std::string_view to_string(reject_reason reason) noexcept {
     return "invalid";
 }
 
+std::error_code make_error_code(reject_reason reason) noexcept {
+    static const reason_category<reject_reason> category("ocspkit.validate");
+    return {static_cast<int>(reason), category};
+}
+
+reject_reason reject_reason_of(const verdict& rejected) noexcept {
+    return reason_of<reject_reason>(rejected.code()).value_or(reject_reason::internal_error);
+}
+
 namespace {
 
-rejection reject(reject_reason reason, std::string detail) { return {reason, std::move(detail)}; }
+error reject(reject_reason reason, std::string detail) { return error{reason, std::move(detail)}; }
 
 // For failures whose cause OpenSSL explains: the queue is drained here, once (house rule 6).
-rejection reject_with_queue(reject_reason reason, std::string detail) {
+error reject_with_queue(reject_reason reason, std::string detail) {
     std::string queue = drain_openssl_errors();
     if (!queue.empty()) detail.append(": ").append(queue);
-    return {reason, std::move(detail)};
+    return error{reason, std::move(detail)};
 }
 
 bool bytes_equal(const ASN1_OCTET_STRING* s, const bytes& b) {
@@ -92,7 +101,7 @@ bool known_response_extension(const ASN1_OBJECT* oid) {
 }
 
 template <class Object>
-std::optional<rejection> check_critical_extensions(Object* object, int (*count)(Object*),
+std::optional<error> check_critical_extensions(Object* object, int (*count)(Object*),
                                                    X509_EXTENSION* (*get)(Object*, int), const char* where) {
     for (int i = 0; i < count(object); ++i) {
         X509_EXTENSION* ext = get(object, i);
@@ -107,7 +116,7 @@ std::optional<rejection> check_critical_extensions(Object* object, int (*count)(
     return std::nullopt;
 }
 
-std::optional<rejection> check_delegated_signer(X509* signer, X509* issuer, sys_seconds now,
+std::optional<error> check_delegated_signer(X509* signer, X509* issuer, sys_seconds now,
                                                 std::chrono::seconds max_skew) {
     // RFC 6960 §4.2.2.2: "issued directly by the CA that is identified in the request".
     if (X509_check_issued(issuer, signer) != X509_V_OK) {
@@ -157,7 +166,7 @@ bytes nonce_extension_value(const bytes& nonce) {
     return out;
 }
 
-std::optional<rejection> check_nonce(OCSP_BASICRESP* bs, const bytes& expected) {
+std::optional<error> check_nonce(OCSP_BASICRESP* bs, const bytes& expected) {
     const int idx = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1);
     if (idx < 0) return reject(reject_reason::nonce_mismatch, "response carries no nonce");
     X509_EXTENSION* ext = OCSP_BASICRESP_get_ext(bs, idx);
@@ -335,10 +344,10 @@ verdict validate_response(X509* leaf, X509* issuer, std::span<const std::uint8_t
     try {
         return validate_impl(leaf, issuer, der, now, options);
     } catch (const openssl_error& e) {
-        return rejection{reject_reason::internal_error, e.what()};
+        return error{reject_reason::internal_error, e.what()};
     } catch (const std::exception& e) {
         ERR_clear_error();
-        return rejection{reject_reason::internal_error, e.what()};
+        return error{reject_reason::internal_error, e.what()};
     }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Validation of a fetched OCSP response before anything is stapled (house rule 11: never staple what is
-// expired, unverified or an error response). Pure: bytes, certificates and `now` in, a verdict out; no
+// expired, unverified or an error response). Pure: bytes, certificates and `now` in, a verdict (result<validated_response>) out; no
 // clock, no I/O, no logging, no exceptions (an unexpected OpenSSL failure is a rejection like any other).
 //
 // What "usable" means here (RFC 6960 §3.2 lists the client-side checks this mirrors):
@@ -23,11 +23,12 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
+#include <system_error>
 #include <vector>
 
 #include <openssl/x509.h>
 
+#include "common/result.hpp"
 #include "stapler/types.hpp"
 
 namespace ocspkit::stapler {
@@ -36,9 +37,10 @@ using sys_seconds = std::chrono::sys_seconds;
 
 std::string_view to_string(cert_status status) noexcept;
 
-// Why a response cannot be used. Stable names for logs and metrics via to_string().
+// Why a response cannot be used. Stable names for logs and metrics via to_string(). An error_code enum
+// (common/errc.hpp): 0 is success, so none has it.
 enum class reject_reason : std::uint8_t {
-    too_large,              // longer than max_size
+    too_large = 1,            // longer than max_size
     malformed,              // not exactly one DER OCSPResponse, or no BasicOCSPResponse inside
     unsuccessful_status,    // responseStatus other than successful (tryLater, internalError, ...)
     not_basic,              // responseBytes absent, of another type than id-pkix-ocsp-basic, or undecodable
@@ -55,6 +57,7 @@ enum class reject_reason : std::uint8_t {
     unsupported_critical_extension,  // a response or SingleResponse extension marked critical that we do not know
 };
 std::string_view to_string(reject_reason reason) noexcept;
+std::error_code make_error_code(reject_reason reason) noexcept;
 
 struct revocation_info {
     sys_seconds time;
@@ -72,27 +75,12 @@ struct validated_response {
     bool delegated_signer = false;              // signed by a delegated responder rather than the issuer
 };
 
-struct rejection {
-    reject_reason reason;
-    std::string detail;  // one line for the log; never sent anywhere
-};
+// Either a usable response (good, revoked or unknown) or why it was rejected: the failure's code is a
+// reject_reason (reject_reason_of), its message one line for the log, never sent anywhere.
+using verdict = result<validated_response>;
 
-// Either a usable response (good, revoked or unknown) or the reason it was rejected.
-class verdict {
-public:
-    verdict(validated_response r) : v_(std::move(r)) {}
-    verdict(rejection r) : v_(std::move(r)) {}
-
-    bool usable() const noexcept { return v_.index() == 0; }
-    // Precondition: usable().
-    const validated_response& response() const& { return std::get<0>(v_); }
-    validated_response&& response() && { return std::get<0>(std::move(v_)); }
-    // Precondition: !usable().
-    const rejection& rejected() const { return std::get<1>(v_); }
-
-private:
-    std::variant<validated_response, rejection> v_;
-};
+// The reason a rejected verdict carries.
+reject_reason reject_reason_of(const verdict& rejected) noexcept;
 
 struct validation_options {
     std::chrono::seconds max_skew{300};      // tolerated lead of the responder's clock over ours
@@ -108,3 +96,6 @@ verdict validate_response(X509* leaf, X509* issuer, std::span<const std::uint8_t
                           const validation_options& options = {}) noexcept;
 
 }  // namespace ocspkit::stapler
+
+template <>
+struct std::is_error_code_enum<ocspkit::stapler::reject_reason> : std::true_type {};

@@ -243,9 +243,9 @@ asio::awaitable<fetch_report> stapler_daemon::fetch_once(tracked_ptr t) {
         auto op = fetch(std::move(req));
         auto outcome = co_await std::move(op);
         if (!outcome)
-            input = fetch_problem{std::string(to_string(outcome.failure().error)), outcome.failure().detail};
+            input = fetch_problem{std::string(to_string(fetch_error_of(outcome))), outcome.failure().message};
         else if (!stopping_ && !t->removed) {
-            fetch_response response = std::move(outcome).response();
+            fetch_response response = std::move(outcome).value();
             input = fetched_body{std::move(response.body), response.max_age};
         }
     }

@@ -39,19 +39,18 @@ fetch_step_result on_fetch_result(cert_state& state, const fetch_step_context& c
     auto& body = std::get<fetched_body>(input);
     auto v = validate_response(context.leaf, context.issuer, body.der, std::chrono::floor<std::chrono::seconds>(now),
                                context.validation);
-    if (!v.usable()) {
-        const auto& rejected = v.rejected();
-        return failed(state, fetch_problem{std::string(to_string(rejected.reason)), rejected.detail}, now,
+    if (!v) {
+        return failed(state, fetch_problem{std::string(to_string(reject_reason_of(v))), v.failure().message}, now,
                       context.schedule, u);
     }
 
     fetch_step_result out;
-    const auto& fetched = v.response();
+    const auto& fetched = v.value();
     out.fetched = response_summary{fetched.status, fetched.this_update, fetched.next_update};
     // The fetched response's own dates, whatever becomes of it: a replay shows here with its old ones.
     const std::string what = fmt::format("fetched {} (thisUpdate {}, nextUpdate {})", to_string(fetched.status),
                                          to_iso8601(fetched.this_update), to_iso8601(fetched.next_update));
-    auto applied = state.on_fetched(std::move(v).response(), now, body.max_age, context.schedule, u);
+    auto applied = state.on_fetched(std::move(v).value(), now, body.max_age, context.schedule, u);
     out.result = std::string(to_string(applied.result));
     switch (applied.result) {
         case publish_result::ok:

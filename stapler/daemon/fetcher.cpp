@@ -44,7 +44,7 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-fetch_failure fail(fetch_error e, std::string detail) { return fetch_failure{e, std::move(detail)}; }
+error fail(fetch_error e, std::string detail) { return error{e, std::move(detail)}; }
 
 // A resolution that waits at most until `deadline`. tcp::resolver runs getaddrinfo on a private thread
 // and ignores cancellation until that call returns, so racing it against a timer with `||` would still
@@ -62,7 +62,7 @@ struct pending_resolve {
 
 struct resolved {
     std::vector<tcp::endpoint> endpoints;
-    std::optional<fetch_failure> failure;
+    std::optional<error> failure;
 };
 
 asio::awaitable<resolved> resolve(const http_url& url, steady::time_point deadline) {
@@ -104,14 +104,14 @@ asio::awaitable<resolved> resolve(const http_url& url, steady::time_point deadli
 }
 
 // Maps a read/write error; the deadline surfaces as beast::error::timeout from tcp_stream.
-fetch_failure io_failure(const boost::system::error_code& ec, std::string_view during) {
+error io_failure(const boost::system::error_code& ec, std::string_view during) {
     if (ec == beast::error::timeout) return fail(fetch_error::timeout, std::string(during) + ": timed out");
     if (ec == http::error::body_limit) return fail(fetch_error::too_large, std::string(during) + ": body over the limit");
     return fail(fetch_error::protocol, std::string(during) + ": " + ec.message());
 }
 
 // A 200 with the right media type, or the failure that says what is wrong with the header.
-std::optional<fetch_failure> check_header(const http::response_header<>& h) {
+std::optional<error> check_header(const http::response_header<>& h) {
     if (h.result_int() != 200) {
         return fail(fetch_error::http_status,
                     "HTTP " + std::to_string(h.result_int()) + " " + std::string(h.reason()));
@@ -146,6 +146,15 @@ std::string_view to_string(fetch_error e) noexcept {
     case fetch_error::protocol: return "protocol";
     }
     return "protocol";
+}
+
+std::error_code make_error_code(fetch_error e) noexcept {
+    static const reason_category<fetch_error> category("ocspkit.fetch");
+    return {static_cast<int>(e), category};
+}
+
+fetch_error fetch_error_of(const fetch_outcome& failed) noexcept {
+    return reason_of<fetch_error>(failed.code()).value_or(fetch_error::protocol);
 }
 
 bool is_ocsp_response_content_type(std::string_view content_type) {

@@ -1,7 +1,7 @@
 #pragma once
 // HTTP/1.1 client that fetches one OCSP response (RFC 6960 Appendix A, RFC 5019 §5). The request is
 // built elsewhere (ocsp_request_builder.hpp); this is only the exchange, as a C++20 coroutine on the
-// caller's executor. Expected failures are values (fetch_outcome), never exceptions.
+// caller's executor. Expected failures are values (a fetch_outcome holding a fetch_error), never exceptions.
 //
 // Guarantees the daemon relies on:
 //   * one deadline, `timeout` after the call, covers resolve + connect + write + read: an upstream that
@@ -17,10 +17,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+#include <system_error>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+
+#include "common/result.hpp"
 
 namespace ocspkit::stapler::daemon {
 
@@ -40,9 +42,10 @@ struct fetch_response {
     bool used_get = false;                        // which method was actually sent
 };
 
-// Stable names via to_string(); they are metric labels (ocsp_stapler_fetch_total{result=...}).
+// Why a fetch failed. Stable names via to_string(); they are metric labels
+// (ocsp_stapler_fetch_total{result=...}). An error_code enum (common/errc.hpp): 0 is success, so none has it.
 enum class fetch_error : std::uint8_t {
-    bad_url,         // not an http URL we can fetch (https, garbage)
+    bad_url = 1,     // not an http URL we can fetch (https, garbage)
     connect_failed,  // name resolution or TCP connect failed (refused, unreachable, no address)
     timeout,         // the total deadline passed
     http_status,     // a status other than 200
@@ -51,29 +54,15 @@ enum class fetch_error : std::uint8_t {
     protocol,        // malformed HTTP, connection closed early, write/read errors other than the above
 };
 std::string_view to_string(fetch_error e) noexcept;
+std::error_code make_error_code(fetch_error e) noexcept;
 
-struct fetch_failure {
-    fetch_error error = fetch_error::protocol;
-    std::string detail{};  // one line for the log, e.g. "HTTP 503" or "connect 127.0.0.1:8080: Connection refused"
-};
+// Either the response body (HTTP 200, right Content-Type, within max_body) or why not: the failure's
+// code is a fetch_error (fetch_error_of), its message one line for the log, e.g. "HTTP 503" or
+// "connect 127.0.0.1:8080: Connection refused".
+using fetch_outcome = result<fetch_response>;
 
-// Either the response body (HTTP 200, right Content-Type, within max_body) or why not.
-class fetch_outcome {
-public:
-    fetch_outcome(fetch_response r) : v_(std::move(r)) {}
-    fetch_outcome(fetch_failure f) : v_(std::move(f)) {}
-
-    bool ok() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return ok(); }
-    // Precondition: ok().
-    const fetch_response& response() const& { return std::get<0>(v_); }
-    fetch_response&& response() && { return std::get<0>(std::move(v_)); }
-    // Precondition: !ok().
-    const fetch_failure& failure() const { return std::get<1>(v_); }
-
-private:
-    std::variant<fetch_response, fetch_failure> v_;
-};
+// The reason a failed fetch_outcome carries.
+fetch_error fetch_error_of(const fetch_outcome& failed) noexcept;
 
 // Runs on the executor of the awaiting coroutine (co_spawn it on the daemon's io_context), which must not
 // run two handlers at once (an io_context run by one thread, or a strand). Never throws
@@ -92,3 +81,6 @@ std::optional<std::chrono::seconds> parse_max_age(std::string_view cache_control
 bool is_ocsp_response_content_type(std::string_view content_type);
 
 }  // namespace ocspkit::stapler::daemon
+
+template <>
+struct std::is_error_code_enum<ocspkit::stapler::daemon::fetch_error> : std::true_type {};

@@ -64,21 +64,21 @@ state_store::restored state_store::restore(const certificate& cert, sys_seconds 
     options.max_skew = max_skew;
     options.max_size = cert.settings.max_response_bytes;
     auto v = validate_response(cert.leaf.get(), cert.issuer.get(), *der, now, options);
-    if (!v.usable() && v.rejected().reason == reject_reason::expired) {
+    if (!v && reject_reason_of(v) == reject_reason::expired) {
         options.allow_expired = true;
         auto kept = validate_response(cert.leaf.get(), cert.issuer.get(), *der, now, options);
-        if (kept.usable() && is_permanent_revocation(kept.response())) {
-            out.response = std::move(kept).response();
+        if (kept && is_permanent_revocation(kept.value())) {
+            out.response = std::move(kept).value();
             return out;
         }
     }
-    if (!v.usable()) {
-        out.problem = fmt::format("{}: {} ({}), removed", file_of(cert.name).string(), to_string(v.rejected().reason),
-                                  v.rejected().detail);
+    if (!v) {
+        out.problem = fmt::format("{}: {} ({}), removed", file_of(cert.name).string(), to_string(reject_reason_of(v)),
+                                  v.failure().message);
         remove(cert.name);
         return out;
     }
-    out.response = std::move(v).response();
+    out.response = std::move(v).value();
     return out;
 }
 

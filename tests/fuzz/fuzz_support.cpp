@@ -35,21 +35,19 @@ bytes der_of_basic(OCSP_BASICRESP* basic) {
 }  // namespace
 
 void check_decoded_and_answer(const responder::decode_result& decoded, const responder::request_limits& limits) {
-    using responder::request_error;
-    const auto& req = decoded.request;
-    if (decoded.error == request_error::none) {
-        OCSPKIT_FUZZ_CHECK(!req.certs.empty() && req.certs.size() <= limits.max_cert_ids);
-        for (const auto& c : req.certs) {
-            OCSPKIT_FUZZ_CHECK(c.issuer_name_hash.size() == hash_size(c.alg));
-            OCSPKIT_FUZZ_CHECK(c.issuer_key_hash.size() == hash_size(c.alg));
-            OCSPKIT_FUZZ_CHECK(c.serial.bytes().size() <= serial_number::max_octets);
-        }
-        if (req.nonce) OCSPKIT_FUZZ_CHECK(!req.nonce->empty() && req.nonce->size() <= 128);
+    if (!decoded) {
+        OCSPKIT_FUZZ_CHECK(decoded.code() == errc::malformed || decoded.code() == errc::out_of_range);
+        OCSPKIT_FUZZ_CHECK(!decoded.failure().message.empty());
+        return;
     }
-    if (decoded.error == request_error::bad_nonce) {
-        OCSPKIT_FUZZ_CHECK(req.nonce && (req.nonce->empty() || req.nonce->size() > 128));
+    const auto& req = decoded.value();
+    OCSPKIT_FUZZ_CHECK(!req.certs.empty() && req.certs.size() <= limits.max_cert_ids);
+    for (const auto& c : req.certs) {
+        OCSPKIT_FUZZ_CHECK(c.issuer_name_hash.size() == hash_size(c.alg));
+        OCSPKIT_FUZZ_CHECK(c.issuer_key_hash.size() == hash_size(c.alg));
+        OCSPKIT_FUZZ_CHECK(c.serial.bytes().size() <= serial_number::max_octets);
     }
-    if (decoded.error != request_error::none && decoded.error != request_error::bad_nonce) return;
+    OCSPKIT_FUZZ_CHECK(req.nonce_out_of_range() == (req.nonce && (req.nonce->empty() || req.nonce->size() > 128)));
 
     const auto& id = fuzz_identity();
     responder::issuer_profile profile;

@@ -69,8 +69,8 @@ validation_options options_from(fuzz_input& in) {
 
 void check_verdict(const ocspkit::stapler::verdict& v, std::span<const std::uint8_t> der,
                    const validation_options& o) {
-    if (!v.usable()) return;
-    const auto& r = v.response();
+    if (!v.has_value()) return;
+    const auto& r = v.value();
     OCSPKIT_FUZZ_CHECK(r.der.size() == der.size() && std::equal(r.der.begin(), r.der.end(), der.begin()));
     OCSPKIT_FUZZ_CHECK(r.der.size() <= o.max_size);
     OCSPKIT_FUZZ_CHECK(r.next_update > now);
@@ -179,12 +179,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ERR_clear_error();
     check_verdict(v, made->der, o);
     if (mode == 1) {
-        if (v.usable() != made->breaks_no_rule && !v.usable())
-            std::fprintf(stderr, "rejected: %s (%s)\n", std::string(to_string(v.rejected().reason)).c_str(),
-                         v.rejected().detail.c_str());
-        OCSPKIT_FUZZ_CHECK(v.usable() == made->breaks_no_rule);
-        if (v.usable()) {
-            const auto& r = v.response();
+        if (v.has_value() != made->breaks_no_rule && !v.has_value())
+            std::fprintf(stderr, "rejected: %s (%s)\n", std::string(to_string(reject_reason_of(v))).c_str(),
+                         v.failure().message.c_str());
+        OCSPKIT_FUZZ_CHECK(v.has_value() == made->breaks_no_rule);
+        if (v.has_value()) {
+            const auto& r = v.value();
             const auto& s = made->single;
             OCSPKIT_FUZZ_CHECK(r.status == s.status);
             OCSPKIT_FUZZ_CHECK(r.this_update == s.this_update && r.next_update == *s.next_update);

@@ -75,7 +75,7 @@ TEST_P(get_path_decodes, to_the_original_der) {
     ASSERT_TRUE(der.has_value()) << target << ": " << der.error_message();
     EXPECT_EQ(*der, sample_request()) << target;
     // And it is a request the decoder accepts.
-    EXPECT_EQ(decode_request(*der).error, request_error::none);
+    EXPECT_TRUE(decode_request(*der).has_value());
 }
 
 std::string pct_upper(const std::string& b) {

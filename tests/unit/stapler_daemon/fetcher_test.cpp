@@ -2,110 +2,54 @@
 // the body limit, the total deadline, refused connections, Cache-Control max-age.
 #include <gtest/gtest.h>
 
-#include <list>
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <openssl/evp.h>
 
 #include "stapler/daemon/fetcher.hpp"
 #include "stapler/daemon/ocsp_request_builder.hpp"
+#include "tests/support/loopback_server.hpp"
 #include "tests/unit/stapler_daemon/net_test_support.hpp"
 
 namespace ocspkit::stapler::daemon {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using bytes_t = std::vector<std::uint8_t>;
 using namespace std::chrono_literals;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t ten_mb = 10 * 1024 * 1024;
-
-struct seen_request {
-    std::string method;
-    std::string target;
-    std::string host;
-    std::string content_type;
-    std::string body;
-};
 
 enum class behaviour { respond, silent, huge_content_length, huge_close_delimited };
 
-// One-shot HTTP server: reads a request, records it, then does what `mode` says.
-class fake_responder {
-public:
-    explicit fake_responder(asio::io_context& ioc) : ioc_(ioc), acceptor_(ioc, {asio::ip::make_address("127.0.0.1"), 0}) {
-        auto loop = accept_loop();
-        asio::co_spawn(ioc_, std::move(loop), asio::detached);
+// The fetcher's upstream: answers `response` in respond mode, hangs in silent mode, or streams a 10 MB
+// body (with or without Content-Length) that the client must abandon at its limit.
+struct fake_responder {
+    explicit fake_responder(asio::io_context& ioc) : http(ioc, [this](const ocspkit::test::http_exchange&) { return reply(); }) {}
+
+    std::string url(const std::string& path = "/ocsp") const { return http.url(path); }
+    std::uint16_t port() const { return http.port(); }
+    void set_mode(behaviour m) {
+        mode = m;
+        http.hold_unread = m == behaviour::silent;
     }
-    std::string url(const std::string& path = "/ocsp") const {
-        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
-    }
-    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
     behaviour mode = behaviour::respond;
     std::string response;  // the raw bytes sent in respond mode
-    std::vector<seen_request> seen;
-    std::size_t huge_written = 0;
+    ocspkit::test::fake_http_server http;
 
 private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-            if (ec) co_return;
-            if (mode == behaviour::silent) {
-                held_.push_back(std::move(socket));  // accepted, never read, never answered
-                continue;
-            }
-            auto s = session(std::move(socket));
-            asio::co_spawn(ioc_, std::move(s), asio::detached);
-        }
-    }
-
-    asio::awaitable<void> session(tcp::socket socket) {
-        beast::flat_buffer buffer;
-        http::request<http::string_body> req;
-        auto [ec, n] = co_await http::async_read(socket, buffer, req, use_tuple);
-        if (ec) co_return;
-        seen.push_back({std::string(req.method_string()), std::string(req.target()), std::string(req[http::field::host]),
-                        std::string(req[http::field::content_type]), req.body()});
-        if (mode == behaviour::respond) {
-            co_await asio::async_write(socket, asio::buffer(response), use_tuple);
-            boost::system::error_code ignored;
-            socket.shutdown(tcp::socket::shutdown_send, ignored);
-            co_return;
-        }
+    ocspkit::test::http_reply reply() const {
+        if (mode == behaviour::respond) return {response};
         std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nConnection: close\r\n";
         if (mode == behaviour::huge_content_length) head += "Content-Length: " + std::to_string(ten_mb) + "\r\n";
-        head += "\r\n";
-        co_await asio::async_write(socket, asio::buffer(head), use_tuple);
-        const std::string chunk(64 * 1024, 'x');
-        while (huge_written < ten_mb) {
-            auto [wec, w] = co_await asio::async_write(socket, asio::buffer(chunk), use_tuple);
-            huge_written += w;
-            if (wec) co_return;  // the client gave up: what this test wants
-        }
+        return {head + "\r\n", ten_mb};
     }
-
-    asio::io_context& ioc_;
-    tcp::acceptor acceptor_;
-    std::list<tcp::socket> held_;
 };
 
 std::string ok_response(const std::string& body, const std::string& extra_headers = "",
                         const std::string& content_type = "application/ocsp-response") {
-    return "HTTP/1.1 200 OK\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n" + extra_headers + "\r\n" + body;
+    return ocspkit::test::http_ok(body, content_type, extra_headers);
 }
 
 bytes_t sample_der() { return bytes_t{0x30, 0x03, 0x0a, 0x01, 0x00, 0xfb, 0xff}; }  // any bytes; '+' '/' in base64
@@ -116,7 +60,7 @@ struct fetcher_test : testing::Test {
 
     fetch_outcome run(fetch_request req) {
         auto out = test_net::run_to_end(ioc, fetch(std::move(req)));
-        if (!out) return fetch_failure{fetch_error::protocol, "test: no outcome"};
+        if (!out) return error{fetch_error::protocol, "test: no outcome"};
         return std::move(*out);
     }
     fetch_request request(bool use_get = true) {
@@ -132,20 +76,21 @@ struct fetcher_test : testing::Test {
 TEST_F(fetcher_test, get_200_with_body_and_max_age) {
     server.response = ok_response("RESPONSE", "Cache-Control: max-age=600, public, no-transform\r\n");
     auto out = run(request(true));
-    ASSERT_TRUE(out.ok()) << out.failure().detail;
-    const auto& r = out.response();
+    ASSERT_TRUE(out.has_value()) << out.error_message();
+    const auto& r = out.value();
     EXPECT_EQ(std::string(r.body.begin(), r.body.end()), "RESPONSE");
     EXPECT_EQ(r.http_status, 200u);
     EXPECT_TRUE(r.used_get);
     ASSERT_TRUE(r.max_age);
     EXPECT_EQ(*r.max_age, 600s);
-    ASSERT_EQ(server.seen.size(), 1u);
-    EXPECT_EQ(server.seen[0].method, "GET");
-    EXPECT_EQ(server.seen[0].host, "127.0.0.1:" + std::to_string(server.port()));
+    const auto seen = server.http.seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].method, "GET");
+    EXPECT_EQ(seen[0].host, "127.0.0.1:" + std::to_string(server.port()));
     // The target is the base path plus the url-encoded base64 of the DER, which decodes back to it.
     const std::string prefix = "/ocsp/";
-    ASSERT_TRUE(server.seen[0].target.starts_with(prefix)) << server.seen[0].target;
-    std::string b64 = server.seen[0].target.substr(prefix.size());
+    ASSERT_TRUE(seen[0].target.starts_with(prefix)) << seen[0].target;
+    std::string b64 = seen[0].target.substr(prefix.size());
     for (auto [from, to] : {std::pair{"%2B", "+"}, std::pair{"%2F", "/"}, std::pair{"%3D", "="}}) {
         for (auto pos = b64.find(from); pos != std::string::npos; pos = b64.find(from)) b64.replace(pos, 3, to);
     }
@@ -155,15 +100,16 @@ TEST_F(fetcher_test, get_200_with_body_and_max_age) {
 TEST_F(fetcher_test, post_when_asked) {
     server.response = ok_response("R");
     auto out = run(request(false));
-    ASSERT_TRUE(out.ok()) << out.failure().detail;
-    EXPECT_FALSE(out.response().used_get);
-    EXPECT_FALSE(out.response().max_age);
-    ASSERT_EQ(server.seen.size(), 1u);
-    EXPECT_EQ(server.seen[0].method, "POST");
-    EXPECT_EQ(server.seen[0].target, "/ocsp");
-    EXPECT_EQ(server.seen[0].content_type, "application/ocsp-request");
+    ASSERT_TRUE(out.has_value()) << out.error_message();
+    EXPECT_FALSE(out.value().used_get);
+    EXPECT_FALSE(out.value().max_age);
+    const auto seen = server.http.seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].method, "POST");
+    EXPECT_EQ(seen[0].target, "/ocsp");
+    EXPECT_EQ(seen[0].content_type, "application/ocsp-request");
     const auto der = sample_der();
-    EXPECT_EQ(server.seen[0].body, std::string(der.begin(), der.end()));
+    EXPECT_EQ(seen[0].body, std::string(der.begin(), der.end()));
 }
 
 TEST_F(fetcher_test, post_when_get_url_would_exceed_255_bytes) {
@@ -171,38 +117,39 @@ TEST_F(fetcher_test, post_when_get_url_would_exceed_255_bytes) {
     auto req = request(true);
     req.url = server.url("/" + std::string(240, 'p'));
     auto out = run(std::move(req));
-    ASSERT_TRUE(out.ok()) << out.failure().detail;
-    ASSERT_EQ(server.seen.size(), 1u);
-    EXPECT_EQ(server.seen[0].method, "POST");
+    ASSERT_TRUE(out.has_value()) << out.error_message();
+    const auto seen = server.http.seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].method, "POST");
 }
 
 TEST_F(fetcher_test, content_type_parameters_and_case_are_accepted) {
     server.response = ok_response("R", "", "Application/OCSP-Response; charset=binary");
     auto out = run(request());
-    EXPECT_TRUE(out.ok()) << out.failure().detail;
+    EXPECT_TRUE(out.has_value()) << out.error_message();
 }
 
 TEST_F(fetcher_test, status_500_is_http_status) {
     server.response = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\noops";
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::http_status);
-    EXPECT_NE(out.failure().detail.find("500"), std::string::npos) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::http_status);
+    EXPECT_NE(out.failure().message.find("500"), std::string::npos) << out.failure().message;
 }
 
 TEST_F(fetcher_test, wrong_content_type) {
     server.response = ok_response("<html></html>", "", "text/html");
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::content_type);
-    EXPECT_NE(out.failure().detail.find("text/html"), std::string::npos) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::content_type);
+    EXPECT_NE(out.failure().message.find("text/html"), std::string::npos) << out.failure().message;
 }
 
 TEST_F(fetcher_test, missing_content_type) {
     server.response = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nR";
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::content_type);
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::content_type);
 }
 
 TEST_F(fetcher_test, body_just_at_the_limit_is_fine) {
@@ -210,38 +157,38 @@ TEST_F(fetcher_test, body_just_at_the_limit_is_fine) {
     auto req = request();
     req.max_body = 100;
     auto out = run(std::move(req));
-    ASSERT_TRUE(out.ok()) << out.failure().detail;
-    EXPECT_EQ(out.response().body.size(), 100u);
+    ASSERT_TRUE(out.has_value()) << out.error_message();
+    EXPECT_EQ(out.value().body.size(), 100u);
 }
 
 TEST_F(fetcher_test, ten_mb_with_content_length_is_too_large_at_once) {
-    server.mode = behaviour::huge_content_length;
+    server.set_mode(behaviour::huge_content_length);
     const auto start = std::chrono::steady_clock::now();
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::too_large) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::too_large) << out.failure().message;
     EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
 }
 
 TEST_F(fetcher_test, ten_mb_streamed_without_length_is_abandoned) {
-    server.mode = behaviour::huge_close_delimited;
+    server.set_mode(behaviour::huge_close_delimited);
     const auto start = std::chrono::steady_clock::now();
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::too_large) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::too_large) << out.failure().message;
     EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
-    EXPECT_LT(server.huge_written, ten_mb) << "the client read the whole body";
+    EXPECT_LT(server.http.streamed(), ten_mb) << "the client read the whole body";
 }
 
 TEST_F(fetcher_test, silent_server_times_out) {
-    server.mode = behaviour::silent;
+    server.set_mode(behaviour::silent);
     auto req = request();
     req.timeout = 300ms;
     const auto start = std::chrono::steady_clock::now();
     auto out = run(std::move(req));
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::timeout) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::timeout) << out.failure().message;
     EXPECT_GE(elapsed, 250ms);
     EXPECT_LT(elapsed, 5s);
 }
@@ -249,15 +196,15 @@ TEST_F(fetcher_test, silent_server_times_out) {
 TEST_F(fetcher_test, garbage_reply_is_protocol) {
     server.response = "SSH-2.0-OpenSSH\r\n\r\n";
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::protocol) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::protocol) << out.failure().message;
 }
 
 TEST_F(fetcher_test, truncated_body_is_protocol) {
     server.response = "HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: 50\r\n\r\nshort";
     auto out = run(request());
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::protocol) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::protocol) << out.failure().message;
 }
 
 TEST_F(fetcher_test, refused_is_connect_failed) {
@@ -269,17 +216,17 @@ TEST_F(fetcher_test, refused_is_connect_failed) {
     auto req = request();
     req.url = "http://127.0.0.1:" + std::to_string(port) + "/";
     auto out = run(std::move(req));
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::connect_failed) << out.failure().detail;
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::connect_failed) << out.failure().message;
 }
 
 TEST_F(fetcher_test, https_is_bad_url) {
     auto req = request();
     req.url = "https://127.0.0.1/";
     auto out = run(std::move(req));
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.failure().error, fetch_error::bad_url);
-    EXPECT_TRUE(server.seen.empty());
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(fetch_error_of(out), fetch_error::bad_url);
+    EXPECT_TRUE(server.http.seen().empty());
 }
 
 TEST_F(fetcher_test, host_name_is_resolved) {
@@ -288,9 +235,10 @@ TEST_F(fetcher_test, host_name_is_resolved) {
     req.url = "http://localhost:" + std::to_string(server.port()) + "/ocsp";
     auto out = run(std::move(req));
     // localhost may resolve to ::1 first; the connect walks the list until 127.0.0.1 answers.
-    ASSERT_TRUE(out.ok()) << out.failure().detail;
-    ASSERT_EQ(server.seen.size(), 1u);
-    EXPECT_EQ(server.seen[0].host, "localhost:" + std::to_string(server.port()));
+    ASSERT_TRUE(out.has_value()) << out.error_message();
+    const auto seen = server.http.seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].host, "localhost:" + std::to_string(server.port()));
 }
 
 TEST(fetch_error_names, are_the_metric_labels) {
