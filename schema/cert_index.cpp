@@ -198,7 +198,8 @@ bool cert_record::same_content(const cert_record& o) const {
            cert_der == o.cert_der;
 }
 
-std::optional<std::string> check_consistency(const cert_record& r) {
+namespace {
+std::optional<std::string> consistency_problem(const cert_record& r) {
     // Formatted only on failure: this runs once per row of a million-row import.
     const auto serial = [&r] { return r.serial.to_hex(); };
     switch (r.status) {
@@ -232,6 +233,12 @@ std::optional<std::string> check_consistency(const cert_record& r) {
         return std::nullopt;
     }
     return fmt::format("serial {}: unknown status", serial());
+}
+}  // namespace
+
+status check_consistency(const cert_record& r) {
+    if (auto problem = consistency_problem(r)) return error{errc::malformed, std::move(*problem)};
+    return success();
 }
 
 // Prepared on first use and kept for the connection's life; indexes by hash_alg for the CertID lookups.
@@ -453,7 +460,7 @@ std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id,
 
 result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, const merge_options& options) {
     conflict_.reset();
-    if (auto problem = check_consistency(rec)) return error{errc::malformed, std::move(*problem)};
+    if (auto consistent = check_consistency(rec); !consistent) return std::move(consistent).failure();
     if (rec.issuer_id != checked_issuer_) {
         // Checked here for a clear message; the foreign key would only say "FOREIGN KEY constraint failed".
         if (!index_.find_issuer(rec.issuer_id)) {

@@ -78,9 +78,9 @@ struct cert_record {
     bool same_content(const cert_record& other) const;
 };
 
-// The message for a record whose fields contradict its status (revoked without a time, a hold without
-// certificateHold, ...), or nullopt when it is consistent. The schema's CHECK constraints say the same.
-std::optional<std::string> check_consistency(const cert_record& rec);
+// errc::malformed, with a message naming the serial, for a record whose fields contradict its status
+// (revoked without a time, a hold without certificateHold, ...). The schema's CHECK constraints say the same.
+status check_consistency(const cert_record& rec);
 
 struct changed_cert {
     std::int64_t issuer_id;

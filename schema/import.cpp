@@ -284,8 +284,8 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
         ++line_no;
         if (line.empty() || line == "\r" || line.front() == '#') continue;
         ++report.records;
-        if (auto problem = index_txt::parse_line_into(line, rec)) {
-            bad_line(line_no, *problem);
+        if (auto parsed = index_txt::parse_line_into(line, rec); !parsed) {
+            bad_line(line_no, parsed.failure().message);
             continue;
         }
         pending p{};

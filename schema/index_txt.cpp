@@ -177,7 +177,8 @@ std::string escape_subject(std::string_view subject) {
 
 }  // namespace
 
-std::optional<std::string> parse_line_into(std::string_view line, cert_record& rec) {
+namespace {
+std::optional<std::string> line_problem(std::string_view line, cert_record& rec) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
 
     std::array<std::string_view, field_count> fields;
@@ -223,10 +224,16 @@ std::optional<std::string> parse_line_into(std::string_view line, cert_record& r
     }
     return std::nullopt;
 }
+}  // namespace
+
+status parse_line_into(std::string_view line, cert_record& rec) {
+    if (auto problem = line_problem(line, rec)) return error{errc::malformed, std::move(*problem)};
+    return success();
+}
 
 result<cert_record> parse_line(std::string_view line) {
     cert_record rec;
-    if (auto problem = parse_line_into(line, rec)) return error{errc::malformed, std::move(*problem)};
+    if (auto parsed = parse_line_into(line, rec); !parsed) return std::move(parsed).failure();
     return rec;
 }
 

@@ -31,9 +31,9 @@ namespace ocspkit::schema::index_txt {
 // was released, so the certificate is valid again (RFC 6960 §2.2 "good"). OpenSSL's own `ocsp -index`
 // would answer it as revoked, which no CA means.
 result<cert_record> parse_line(std::string_view line);
-// The same into an existing record, reusing its buffers (for bulk imports); returns the error, if any.
-// On error `rec` holds a partial parse.
-std::optional<std::string> parse_line_into(std::string_view line, cert_record& rec);
+// The same into an existing record, reusing its buffers (for bulk imports). On error (errc::malformed)
+// `rec` holds a partial parse.
+status parse_line_into(std::string_view line, cert_record& rec);
 
 struct formatted_line {
     std::string line;                    // without newline

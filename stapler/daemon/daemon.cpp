@@ -134,7 +134,7 @@ asio::awaitable<void> stapler_daemon::restore(const std::vector<tracked_ptr>& ce
     for (std::size_t i = 0; i < certs.size(); ++i) {
         auto& t = *certs[i];
         auto& restored = results[i];
-        if (!restored.problem.empty()) log_->warn("{}: persisted response not used: {}", t.cert.name, restored.problem);
+        if (restored.problem) log_->warn("{}: persisted response not used: {}", t.cert.name, *restored.problem);
         if (!restored.response) {
             t.state.next_refresh = n;
             continue;

@@ -42,7 +42,7 @@ public:
         // Usable at `now`; or an expired permanent revocation (revoked, reason other than
         // certificateHold), kept so that the publishing rules still refuse a later `good` after a restart.
         std::optional<validated_response> response;
-        std::string problem;  // why the file was not used (and was removed); empty when absent or usable
+        std::optional<std::string> problem;  // why the file was not used (and was removed)
     };
     // Reads `<name>.der` and validates it for `cert` at `now` (no nonce: it was checked when fetched). A
     // file that is unreadable or does not validate is removed; an expired one too, unless it is a

@@ -18,8 +18,6 @@ namespace {
 namespace index_txt = ocspkit::schema::index_txt;
 using ocspkit::schema::cert_record;
 
-// parse_line_into and check_consistency report a failure as an optional message or as a status.
-bool is_failure(const std::optional<std::string>& e) { return e.has_value(); }
 template <class T>
 bool is_failure(const ocspkit::result<T>& r) { return !r.has_value(); }
 
