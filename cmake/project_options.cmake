@@ -19,10 +19,13 @@ if(OCSPKIT_SANITIZE)
                          -fno-sanitize-recover=undefined)
   target_link_options(ocspkit_sanitizers INTERFACE -fsanitize=address,undefined)
 endif()
-# The libFuzzer build (preset "fuzz", clang only): every project library is compiled with libFuzzer's
-# coverage instrumentation and ASan + UBSan, so a fuzz target sees the coverage of all the code it calls;
-# only the fuzz_* executables link the libFuzzer driver (tests/fuzz/CMakeLists.txt).
-option(OCSPKIT_LIBFUZZER "Instrument everything for libFuzzer and build the fuzz_* targets (clang only)" OFF)
+# The clang-14 sanitizer build (preset "fuzz", scripts/run-sanitizers.sh): every project library and
+# test is compiled with libFuzzer's coverage instrumentation and ASan + UBSan, so one build serves both
+# the fuzz targets (which see the coverage of all the code they call; only the fuzz_* executables link
+# the libFuzzer driver, tests/fuzz/CMakeLists.txt) and the whole test suite under the sanitizers.
+# UBSan's `function` check is left out: clang-14 cannot emit its prologue data for Asio's C++20
+# coroutines ("error: Cannot represent a difference across sections"); every other UBSan check stays.
+option(OCSPKIT_LIBFUZZER "Instrument everything for libFuzzer, ASan and UBSan; build the fuzz_* targets (clang only)" OFF)
 if(OCSPKIT_LIBFUZZER)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "OCSPKIT_LIBFUZZER needs clang (e.g. -DCMAKE_CXX_COMPILER=clang++-14), not ${CMAKE_CXX_COMPILER_ID}")
@@ -31,8 +34,12 @@ if(OCSPKIT_LIBFUZZER)
     message(FATAL_ERROR "OCSPKIT_LIBFUZZER already includes ASan + UBSan: leave OCSPKIT_SANITIZE off")
   endif()
   target_compile_options(ocspkit_sanitizers INTERFACE -fsanitize=fuzzer-no-link,address,undefined
-                         -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+                         -fno-sanitize=function -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(ocspkit_sanitizers INTERFACE -fsanitize=address,undefined)
+  # Our own assert()s stay on (the build has no NDEBUG), Boost's are off, as in the release build: Beast
+  # 1.81's chunk parser asserts `n >= 5` when a final chunk's CRLF arrives one byte at a time, a case it
+  # then handles correctly (found by fuzz_http_request, whose byte-by-byte reading is legitimate).
+  target_compile_definitions(ocspkit_sanitizers INTERFACE BOOST_DISABLE_ASSERTS)
 endif()
 
 # Every project target links this one instead of repeating the two above.

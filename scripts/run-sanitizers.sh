@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The sanitizer job (CI runs it after scripts/run-tests.sh; see .ci/run):
-#   1. TSan: the shared-memory cache's reader/writer stress test (stapler_shm_tsan), built with clang-14;
-#   2. libFuzzer: every fuzz target (tests/fuzz), built with clang-14 (preset "fuzz": every library
-#      instrumented, ASan + UBSan), each run for OCSPKIT_FUZZ_SECONDS (default 60) from a copy of its
-#      committed corpus, two at a time;
-#   3. ASan + UBSan: the `asan` preset built and the whole ctest suite run under it, except the tests
-#      labelled "package" (they build a .deb of this build and install it as the system's package: an
-#      ASan build is not a package to install, and its runtime does not run under the units'
-#      SystemCallFilter=). It runs last, so the job ends with ctest's summary.
+# The sanitizer job (CI runs it after scripts/run-tests.sh; see .ci/run). One clang-14 build (preset
+# "fuzz": every library, test and fuzz target compiled with ASan + UBSan and libFuzzer's coverage
+# instrumentation, cmake/project_options.cmake) serves all three stages:
+#   1. libFuzzer: every fuzz target (tests/fuzz) run for OCSPKIT_FUZZ_SECONDS (default 60) from a copy of
+#      its committed corpus, two at a time;
+#   2. the whole ctest suite under ASan + UBSan, except the tests labelled "package" (they build a .deb
+#      of this build and install it as the system's package: a sanitizer build is not a package to
+#      install, and its runtime does not run under the units' SystemCallFilter=). The suite includes
+#      stapler_shm_tsan, the shared-memory cache's reader/writer stress test, which carries its own
+#      -fsanitize=thread. It runs last, so the job ends with ctest's summary.
 # Any finding fails the job: UBSan does not recover (-fno-sanitize-recover), ASan and TSan halt on error,
 # libFuzzer stops at its first crash, leak or timeout and leaves the input under the log folder.
 #
-# Build folders: build-tsan, build-fuzz-clang and build-asan (or under $OCSPKIT_SANITIZER_BUILD_ROOT).
+# Build folder: build-fuzz-clang (or under $OCSPKIT_SANITIZER_BUILD_ROOT).
 # ccache is used when it is installed; nothing depends on it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,19 +31,13 @@ stage_started=0
 stage() { echo; echo "== sanitizers: $1"; stage_started=$SECONDS; }
 stage_done() { timings+=("$1: $((SECONDS - stage_started)) s"); echo "== sanitizers: $1 took $((SECONDS - stage_started)) s"; }
 
-# 1 + 2: one clang-14 build folder serves both (stapler_shm_tsan carries its own -fsanitize=thread and
-# links none of the ASan-instrumented libraries).
 clang_dir="$build_root/build-fuzz-clang"
-stage "configure and build the clang-14 fuzz targets and the TSan stress test ($clang_dir)"
+stage "configure and build everything with clang-14, ASan + UBSan and coverage ($clang_dir)"
 cmake --preset fuzz -B "$clang_dir" "${launcher[@]}" >/dev/null
+cmake --build "$clang_dir" -j "$jobs"
 # Every tests/fuzz/<name>_fuzzer.cpp is a target (tests/fuzz/CMakeLists.txt lists the same names).
 mapfile -t fuzz_targets < <(cd tests/fuzz && ls -- *_fuzzer.cpp | sed 's/_fuzzer\.cpp$//')
-cmake --build "$clang_dir" -j "$jobs" --target stapler_shm_tsan "${fuzz_targets[@]/#/fuzz_}"
 stage_done "clang-14 build"
-
-stage "ThreadSanitizer: shared-memory cache stress test"
-ctest --test-dir "$clang_dir" -R '^stapler_shm_tsan$' --output-on-failure --no-tests=error
-stage_done "TSan stress"
 
 stage "libFuzzer: ${#fuzz_targets[@]} targets, ${fuzz_seconds} s each, $jobs at a time"
 fuzz_work="$clang_dir/fuzz-runs"
@@ -70,15 +65,9 @@ printf '%s\n' "${fuzz_targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_fuzzer "
 stage_done "libFuzzer runs"
 if ((failed)); then echo "== sanitizers: a fuzz target found something (above)"; exit 1; fi
 
-stage "configure and build the asan preset"
-asan_dir="$build_root/build-asan"
-cmake --preset asan -B "$asan_dir" "${launcher[@]}" >/dev/null
-cmake --build "$asan_dir" -j "$jobs"
-stage_done "asan build"
-
 echo
 echo "== sanitizers: stage times so far: ${timings[*]/%/;}"
 echo "== sanitizers: the whole suite under ASan + UBSan (label 'package' excluded)"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-ctest --test-dir "$asan_dir" -j "$jobs" --timeout 600 --output-on-failure -LE package
+ctest --test-dir "$clang_dir" -j "$jobs" --timeout 600 --output-on-failure -LE package
