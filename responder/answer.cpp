@@ -377,6 +377,12 @@ std::vector<std::uint8_t> sign_response(const issuer_profile& issuer, std::span<
                               out_this_update, out_next_update);
 }
 
+protocol::answer_validity answer_metadata::http_validity() const {
+    const bool unknown = std::any_of(cert_states.begin(), cert_states.end(),
+                                     [](cert_state s) { return s == cert_state::unknown; });
+    return {status == ocsp_status::successful && cacheable && !has_nonce && !unknown, this_update, next_update};
+}
+
 answer_result answer(const decode_result& decoded, const issuer_set& issuers, const cert_lookup& lookup,
                      sys_seconds now) {
     answer_result result;

@@ -11,13 +11,20 @@
 #include <vector>
 
 #include "common/cert_id.hpp"
-#include "responder/ocsp_request.hpp"
+#include "protocol/cache_headers.hpp"
+#include "protocol/ocsp_request.hpp"
 #include "responder/signer.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
 
 using sys_seconds = std::chrono::sys_seconds;
+// The decoded request this core answers (protocol/ocsp_request.hpp).
+using protocol::decode_request;
+using protocol::decode_result;
+using protocol::decoded_request;
+using protocol::request_limits;
+using protocol::requested_cert;
 
 // RFC 6960 §4.2.1 OCSPResponseStatus.
 enum class ocsp_status : int {
@@ -88,6 +95,11 @@ struct answer_metadata {
     bool cacheable = false;  // successful, no nonce, no `unknown` state
     const issuer_profile* issuer = nullptr;
     std::string detail;  // log-only reason for non-successful answers
+
+    // What RFC 5019 HTTP caching may make of this answer: cacheable only when successful, without a
+    // nonce (for one client) and without `unknown` (which may turn into a real status as soon as the
+    // index learns the certificate); an error response must not outlive the error.
+    protocol::answer_validity http_validity() const;
 };
 
 struct answer_result {

@@ -1,6 +1,5 @@
 #include "responder/config.hpp"
 
-#include <charconv>
 #include <set>
 
 #include <fmt/format.h>
@@ -13,28 +12,9 @@ namespace {
 using reader = toml_reader;
 
 listen_address parse_listen(const reader& r, const toml::node* node, std::string_view key, std::string_view text) {
-    // "127.0.0.1:8080", "[::1]:8080"
-    listen_address a;
-    std::string_view port_text;
-    if (!text.empty() && text.front() == '[') {
-        auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            r.fail(node, key, fmt::format("'{}' is not [IPv6]:port", text));
-        a.host = std::string(text.substr(1, close - 1));
-        port_text = text.substr(close + 2);
-    } else {
-        auto colon = text.rfind(':');
-        if (colon == std::string_view::npos || text.find(':') != colon)
-            r.fail(node, key, fmt::format("'{}' is not host:port (write IPv6 as [::1]:port)", text));
-        a.host = std::string(text.substr(0, colon));
-        port_text = text.substr(colon + 1);
-    }
-    unsigned port = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535 || a.host.empty())
-        r.fail(node, key, fmt::format("'{}' has no valid host and port (0-65535)", text));
-    a.port = static_cast<unsigned short>(port);
-    return a;
+    auto parsed = protocol::parse_listen_address(text);
+    if (!parsed) r.fail(node, key, parsed.error_message());
+    return std::move(parsed).value();
 }
 
 void parse_server(const reader& r, const toml::table& t, server_config& s) {

@@ -11,6 +11,8 @@
 #include "common/duration.hpp"
 #include "common/config_error.hpp"
 #include "common/log_format.hpp"
+#include "protocol/http_server.hpp"
+#include "protocol/listen_address.hpp"
 #include "responder/answer.hpp"
 #include "responder/signer.hpp"
 
@@ -18,10 +20,7 @@ namespace ocspkit::responder {
 
 using ocspkit::config_error;  // common/config_error.hpp
 
-struct listen_address {
-    std::string host;  // numeric IPv4 or IPv6 (without brackets)
-    unsigned short port = 0;
-};
+using protocol::listen_address;
 
 struct issuer_config {
     std::string name;                  // label for logs and metrics; defaults to the CA's CN
@@ -50,6 +49,10 @@ struct server_config {
     std::chrono::milliseconds drain_timeout{5000};     // SIGTERM: in-flight work may finish within
     std::size_t cache_mib = 64;                        // pre-signed response cache bound
     std::chrono::milliseconds change_poll{100};        // how often the index's change counter is read
+
+    protocol::http_limits http_limits() const {
+        return {max_connections, max_header_bytes, max_body_bytes, request_timeout, idle_timeout};
+    }
 };
 
 struct log_config {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "responder/cache_headers.hpp"
-#include "responder/get_path.hpp"
+#include "protocol/cache_headers.hpp"
+#include "protocol/get_path.hpp"
 
 namespace ocspkit::responder {
 namespace http = boost::beast::http;
@@ -81,7 +81,7 @@ http_step route(const http_request& req, std::string_view ocsp_path) {
     s.what = http_step::kind::answer_ocsp;
     if (req.method != http::verb::post) {
         s.from_get_path = true;
-        if (auto decoded = decode_get_path(target, ocsp_path)) s.decoded_get_path = std::move(*decoded);
+        if (auto decoded = protocol::decode_get_path(target, ocsp_path)) s.decoded_get_path = std::move(*decoded);
     }
     return s;
 }
@@ -89,7 +89,7 @@ http_step route(const http_request& req, std::string_view ocsp_path) {
 bool is_not_modified(const http_request& req, const cached_answer& answer) {
     if (!is_get_or_head(req) || !answer.cacheable_get) return false;
     if (!req.if_none_match && !req.if_modified_since) return false;
-    return not_modified(answer.etag, answer.meta.this_update, req.if_none_match, req.if_modified_since);
+    return protocol::not_modified(answer.etag, answer.meta.this_update, req.if_none_match, req.if_modified_since);
 }
 
 http_response ocsp_response(const http_request& req, std::shared_ptr<const cached_answer> answer, sys_seconds now) {
@@ -119,14 +119,6 @@ http_response health_response(const http_request& req, bool ok, std::string repo
 
 http_response metrics_response(const http_request& req, std::string text) {
     return text_response(req, http::status::ok, std::move(text), "text/plain; version=0.0.4");
-}
-
-http_response refusal_response(http::status status) {
-    http_request unread;  // nothing of the request is trusted: HTTP/1.1 head, no keep-alive
-    auto r = text_response(unread, status, {});
-    r.head.cache_control = {};
-    r.head.keep_alive = false;
-    return r;
 }
 
 }  // namespace ocspkit::responder

@@ -1,7 +1,7 @@
 #pragma once
 // The responder's HTTP policy, socket-free (house rule 2): which resource a request asks for, and the
 // status, headers and content of the answer, as pure functions of the request, what the service
-// answered and `now`. The session in http_server.cpp only reads a request, calls route(), fetches
+// answered and `now`. The handler in http_server.cpp gets a request read whole, calls route(), fetches
 // what the step asks for (a cached or freshly signed OCSP answer, the health report, the metrics
 // text), calls the matching formatter below, and writes the result.
 //
@@ -20,11 +20,14 @@
 #include <boost/beast/http/status.hpp>
 
 #include "common/clock.hpp"
-#include "responder/http_request.hpp"
-#include "responder/http_response.hpp"
+#include "protocol/http_request.hpp"
+#include "protocol/http_response.hpp"
 #include "responder/response_cache.hpp"
 
 namespace ocspkit::responder {
+
+using protocol::http_request;
+using protocol::response_head;
 
 // A response ready to write: its head and its content, which is the OCSP answer's DER (kept alive by
 // `answer`) or `text`.
@@ -69,8 +72,6 @@ http_response ocsp_response(const http_request& req, std::shared_ptr<const cache
 http_response health_response(const http_request& req, bool ok, std::string report);
 // /metrics: the Prometheus text exposition; never cached.
 http_response metrics_response(const http_request& req, std::string text);
-// A request that could not be read (400, 408, 413, 417, 431, 501): always closes the connection.
-http_response refusal_response(boost::beast::http::status status);
 
 // RFC 9110 §13.1.2-3 against a cached answer's validators: If-None-Match (weak comparison, "*"), else
 // If-Modified-Since against thisUpdate (which Last-Modified states). False for answers without

@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/pem.hpp"
-#include "responder/cache_headers.hpp"
+#include "protocol/cache_headers.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
@@ -195,8 +195,8 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     metrics_.count_signature();
     // A nonce answer is for one client: never cached, never validated by HTTP caches (no-cache).
     if (result.meta.has_nonce) return entry;
-    entry->etag = response_etag(entry->der);
-    if (auto validators = get_validator_fields(entry->meta, entry->der, now, entry->etag)) {
+    entry->etag = protocol::response_etag(entry->der);
+    if (auto validators = protocol::get_validator_fields(entry->meta.http_validity(), entry->der, now, entry->etag)) {
         entry->cacheable_get = true;
         entry->get_validators = std::move(*validators);
     }

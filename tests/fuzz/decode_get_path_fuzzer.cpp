@@ -7,8 +7,8 @@
 
 #include <openssl/evp.h>
 
-#include "responder/get_path.hpp"
-#include "responder/ocsp_request.hpp"
+#include "protocol/get_path.hpp"
+#include "protocol/ocsp_request.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
@@ -36,7 +36,7 @@ std::string url_encoded(const std::string& b64) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    using namespace ocspkit::responder;
+    using namespace ocspkit::protocol;
     const std::string_view target(reinterpret_cast<const char*>(data), size);
     for (const std::string_view base : {std::string_view{"/"}, std::string_view{"/ocsp"}}) {
         const auto der = decode_get_path(target, base);

@@ -2,12 +2,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "responder/ocsp_request.hpp"
+#include "protocol/ocsp_request.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    const ocspkit::responder::request_limits limits{};
-    const auto decoded = ocspkit::responder::decode_request({data, size}, limits);
+    const ocspkit::protocol::request_limits limits{};
+    const auto decoded = ocspkit::protocol::decode_request({data, size}, limits);
     ocspkit::fuzz::check_decoded_and_answer(decoded, limits);
     return 0;
 }

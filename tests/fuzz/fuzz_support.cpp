@@ -34,7 +34,7 @@ bytes der_of_basic(OCSP_BASICRESP* basic) {
 
 }  // namespace
 
-void check_decoded_and_answer(const responder::decode_result& decoded, const responder::request_limits& limits) {
+void check_decoded_and_answer(const protocol::decode_result& decoded, const protocol::request_limits& limits) {
     if (!decoded) {
         OCSPKIT_FUZZ_CHECK(decoded.code() == errc::malformed || decoded.code() == errc::out_of_range);
         OCSPKIT_FUZZ_CHECK(!decoded.failure().message.empty());

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "responder/ocsp_request.hpp"
+#include "protocol/ocsp_request.hpp"
 
 // Not assert(): it must hold in release builds too, where the replay test runs.
 #define OCSPKIT_FUZZ_CHECK(cond)                                                                 \
@@ -66,6 +66,6 @@ private:
 // CertID's hashes (so that hostile CertIDs reach the response writer) and checks that the result is a
 // DER OCSPResponse whose status matches the metadata and, when successful, whose signature verifies
 // and which holds one SingleResponse per CertID.
-void check_decoded_and_answer(const responder::decode_result& decoded, const responder::request_limits& limits);
+void check_decoded_and_answer(const protocol::decode_result& decoded, const protocol::request_limits& limits);
 
 }  // namespace ocspkit::fuzz

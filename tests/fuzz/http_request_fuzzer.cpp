@@ -23,14 +23,14 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 
-#include "responder/http_request.hpp"
+#include "protocol/http_request.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
 namespace http = boost::beast::http;
-using ocspkit::responder::http_request;
-using ocspkit::responder::http_request_parser;
+using ocspkit::protocol::http_request;
+using ocspkit::protocol::http_request_parser;
 
 struct seen_request {
     std::string method_text;

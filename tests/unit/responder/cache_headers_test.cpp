@@ -6,13 +6,14 @@
 #include <openssl/evp.h>
 
 #include "common/openssl_error.hpp"
-#include "responder/cache_headers.hpp"
+#include "protocol/cache_headers.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
 namespace ocspkit::responder {
 namespace {
 
 using namespace test_util;
+using namespace protocol;
 using namespace std::chrono_literals;
 
 // RFC 9110 §5.6.7's example instant: 1994-11-06T08:49:37Z.
@@ -37,42 +38,42 @@ std::string sha256_prefix_hex(const bytes& data, std::size_t octets) {
 
 TEST(cache_headers, cacheable_get_answer_gets_validators_and_max_age) {
     const bytes der = filled(200);
-    const auto h = cache_headers_for(cacheable_meta(), der, true, reference_time);
+    const auto h = cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time);
     EXPECT_EQ(h.cache_control, "max-age=86400, public, no-transform, must-revalidate");
     EXPECT_EQ(h.last_modified, "Wed, 31 Dec 2025 23:00:00 GMT");
     EXPECT_EQ(h.expires, "Fri, 02 Jan 2026 00:00:00 GMT");
     ASSERT_TRUE(h.etag);
     EXPECT_EQ(*h.etag, "\"" + sha256_prefix_hex(der, 16) + "\"");
     // Another response, another tag.
-    EXPECT_NE(cache_headers_for(cacheable_meta(), filled(200, 2), true, reference_time).etag, h.etag);
+    EXPECT_NE(cache_headers_for(cacheable_meta().http_validity(), filled(200, 2), true, reference_time).etag, h.etag);
 }
 
 TEST(cache_headers, get_validator_fields_are_the_header_lines_of_a_cacheable_answer) {
     const bytes der = filled(200);
     const std::string etag = response_etag(der);
-    EXPECT_EQ(get_validator_fields(cacheable_meta(), der, reference_time, etag),
+    EXPECT_EQ(get_validator_fields(cacheable_meta().http_validity(), der, reference_time, etag),
               "Last-Modified: Wed, 31 Dec 2025 23:00:00 GMT\r\nExpires: Fri, 02 Jan 2026 00:00:00 GMT\r\nETag: " + etag +
                   "\r\n");
     auto with_nonce = cacheable_meta();
     with_nonce.has_nonce = true;
     with_nonce.cacheable = false;
-    EXPECT_EQ(get_validator_fields(with_nonce, der, reference_time, etag), std::nullopt);
+    EXPECT_EQ(get_validator_fields(with_nonce.http_validity(), der, reference_time, etag), std::nullopt);
 }
 
 TEST(cache_headers, precomputed_etag_is_used_as_given) {
     const bytes der = filled(80);
     const std::string etag = response_etag(der);
     EXPECT_EQ(etag, "\"" + sha256_prefix_hex(der, 16) + "\"");
-    EXPECT_EQ(cache_headers_for(cacheable_meta(), der, true, reference_time, etag).etag, etag);
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time, etag).etag, etag);
     // The bytes are not hashed again when a tag is given (a cached answer's tag is computed once).
-    EXPECT_EQ(cache_headers_for(cacheable_meta(), der, true, reference_time, "\"cached\"").etag, "\"cached\"");
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time, "\"cached\"").etag, "\"cached\"");
 }
 
 TEST(cache_headers, max_age_shrinks_with_time_and_never_goes_negative) {
     const bytes der = filled(10);
-    EXPECT_EQ(cache_headers_for(cacheable_meta(), der, true, reference_time + 23h).cache_control,
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time + 23h).cache_control,
               "max-age=3600, public, no-transform, must-revalidate");
-    EXPECT_EQ(cache_headers_for(cacheable_meta(), der, true, reference_time + 48h).cache_control,
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time + 48h).cache_control,
               "max-age=0, public, no-transform, must-revalidate");
 }
 
@@ -87,7 +88,7 @@ class not_cacheable : public ::testing::TestWithParam<no_cache_case> {};
 TEST_P(not_cacheable, gets_no_cache_only) {
     auto meta = cacheable_meta();
     GetParam().tweak(meta);
-    const auto h = cache_headers_for(meta, filled(10), GetParam().is_get, reference_time);
+    const auto h = cache_headers_for(meta.http_validity(), filled(10), GetParam().is_get, reference_time);
     EXPECT_EQ(h.cache_control, "no-cache");
     EXPECT_FALSE(h.etag);
     EXPECT_FALSE(h.last_modified);
@@ -172,7 +173,7 @@ class conditional_get : public ::testing::TestWithParam<conditional_case> {};
 
 TEST_P(conditional_get, follows_rfc9110) {
     const auto& c = GetParam();
-    const auto h = cache_headers_for(cacheable_meta(), filled(50), true, reference_time);
+    const auto h = cache_headers_for(cacheable_meta().http_validity(), filled(50), true, reference_time);
     ASSERT_TRUE(h.etag);
     std::optional<std::string> inm = c.if_none_match;
     if (inm) {

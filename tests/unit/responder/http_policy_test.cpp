@@ -6,7 +6,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <fmt/format.h>
 
-#include "responder/cache_headers.hpp"
+#include "protocol/cache_headers.hpp"
 #include "responder/http_policy.hpp"
 #include "tests/support/test_pki.hpp"
 
@@ -44,8 +44,8 @@ std::shared_ptr<const cached_answer> entry(entry_spec spec = {}) {
     e->meta.this_update = reference_time - 1h;
     e->meta.next_update = reference_time + 24h;
     e->meta.cacheable = spec.status == ocsp_status::successful && !spec.has_nonce && spec.state != cert_state::unknown;
-    e->etag = response_etag(e->der);
-    if (auto validators = get_validator_fields(e->meta, e->der, reference_time, e->etag)) {
+    e->etag = protocol::response_etag(e->der);
+    if (auto validators = protocol::get_validator_fields(e->meta.http_validity(), e->der, reference_time, e->etag)) {
         e->cacheable_get = true;
         e->get_validators = std::move(*validators);
     }
@@ -146,9 +146,9 @@ TEST(http_policy, cacheable_get_answer_carries_max_age_until_next_update_and_the
         EXPECT_EQ(res.result(), http::status::ok);
         EXPECT_EQ(res[http::field::cache_control],
                   fmt::format("max-age={}, public, no-transform, must-revalidate", max_age));
-        EXPECT_EQ(res[http::field::date], imf_fixdate(now));
-        EXPECT_EQ(res[http::field::last_modified], imf_fixdate(reference_time - 1h));
-        EXPECT_EQ(res[http::field::expires], imf_fixdate(reference_time + 24h));
+        EXPECT_EQ(res[http::field::date], protocol::imf_fixdate(now));
+        EXPECT_EQ(res[http::field::last_modified], protocol::imf_fixdate(reference_time - 1h));
+        EXPECT_EQ(res[http::field::expires], protocol::imf_fixdate(reference_time + 24h));
         EXPECT_EQ(res[http::field::etag], e->etag);
         EXPECT_EQ(res[http::field::content_type], "application/ocsp-response");
         EXPECT_EQ(res.body(), std::string(e->der.begin(), e->der.end()));
@@ -298,16 +298,6 @@ TEST(http_policy, answers_keep_the_version_and_the_clients_keep_alive) {
             EXPECT_EQ(res.version(), version);
             EXPECT_EQ(res.keep_alive(), keep);
         }
-    }
-}
-
-TEST(http_policy, refusals_close_the_connection) {
-    for (const auto status : {http::status::bad_request, http::status::request_timeout, http::status::not_implemented,
-                              http::status::expectation_failed}) {
-        const auto res = on_the_wire(refusal_response(status), reference_time);
-        EXPECT_EQ(res.result(), status);
-        EXPECT_FALSE(res.keep_alive());
-        EXPECT_EQ(res.body(), std::string(http::obsolete_reason(status)) + "\n");
     }
 }
 

@@ -1,4 +1,4 @@
-#include "responder/cache_headers.hpp"
+#include "protocol/cache_headers.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,9 +7,10 @@
 
 #include <fmt/format.h>
 
+#include "common/cert_id.hpp"  // to_hex
 #include "common/openssl_error.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 
 namespace {
 
@@ -160,24 +161,20 @@ std::optional<sys_seconds> parse_http_date(std::string_view text) {
     return parse_asctime_date(text);
 }
 
-http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+http_cache_headers cache_headers_for(const answer_validity& answer, std::span<const std::uint8_t> response_der,
                                      bool is_get, sys_seconds now, std::string_view precomputed_etag) {
     http_cache_headers h;
-    const bool unknown = std::any_of(meta.cert_states.begin(), meta.cert_states.end(),
-                                     [](cert_state s) { return s == cert_state::unknown; });
-    // RFC 5019 §6.2 caching applies to GET only (POST responses are not cached by HTTP caches). A nonce
-    // answer is for one client, an `unknown` may turn into a real status as soon as the index learns the
-    // certificate, and an error response must not outlive the error.
-    if (!is_get || meta.status != ocsp_status::successful || !meta.cacheable || meta.has_nonce || unknown) {
+    // RFC 5019 §6.2 caching applies to GET only (POST responses are not cached by HTTP caches).
+    if (!is_get || !answer.cacheable) {
         h.cache_control = "no-cache";
         return h;
     }
     // RFC 5019 §6.2: max-age no later than nextUpdate; "must-revalidate" so that a cache never serves it
     // stale, "no-transform" because a proxy that re-encodes the body breaks the signature.
-    const auto remaining = std::max<std::chrono::seconds::rep>(0, (meta.next_update - now).count());
+    const auto remaining = std::max<std::chrono::seconds::rep>(0, (answer.next_update - now).count());
     h.cache_control = fmt::format("max-age={}{}", remaining, cacheable_directives);
-    h.last_modified = imf_fixdate(meta.this_update);
-    h.expires = imf_fixdate(meta.next_update);
+    h.last_modified = imf_fixdate(answer.this_update);
+    h.expires = imf_fixdate(answer.next_update);
 
     h.etag = precomputed_etag.empty() ? response_etag(response_der) : std::string(precomputed_etag);
     return h;
@@ -191,9 +188,9 @@ std::string response_etag(std::span<const std::uint8_t> response_der) {
     return "\"" + to_hex(md, std::min<std::size_t>(md_len, etag_octets)) + "\"";
 }
 
-std::optional<std::string> get_validator_fields(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+std::optional<std::string> get_validator_fields(const answer_validity& answer, std::span<const std::uint8_t> response_der,
                                                 sys_seconds now, std::string_view etag) {
-    const auto h = cache_headers_for(meta, response_der, true, now, etag);
+    const auto h = cache_headers_for(answer, response_der, true, now, etag);
     if (!h.etag) return std::nullopt;
     std::string fields;
     fields.reserve(128);
@@ -245,4 +242,4 @@ bool not_modified(std::string_view etag, sys_seconds last_modified, std::optiona
     return false;
 }
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

@@ -1,10 +1,10 @@
-#include "responder/http_response.hpp"
+#include "protocol/http_response.hpp"
 
 #include <fmt/format.h>
 
-#include "responder/cache_headers.hpp"
+#include "protocol/cache_headers.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 namespace http = boost::beast::http;
 
 std::string_view date_field(sys_seconds now) {
@@ -58,4 +58,16 @@ void append_response_head(std::string& out, const response_head& head, sys_secon
     out += "\r\n";
 }
 
-}  // namespace ocspkit::responder
+void append_refusal(std::string& out, http::status status, sys_seconds now) {
+    const auto reason = http::obsolete_reason(status);
+    response_head head;
+    head.status = status;
+    head.keep_alive = false;
+    head.content_type = "text/plain";
+    head.content_length = reason.size() + 1;
+    append_response_head(out, head, now);
+    out.append(reason.data(), reason.size());
+    out += '\n';
+}
+
+}  // namespace ocspkit::protocol

@@ -1,9 +1,9 @@
-#include "responder/http_request.hpp"
+#include "protocol/http_request.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 namespace http = boost::beast::http;
 
 namespace {
@@ -126,4 +126,4 @@ std::size_t http_request_parser::on_chunk_body_impl(std::uint64_t, string_view b
 
 void http_request_parser::on_finish_impl(error_code&) {}
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

@@ -7,10 +7,10 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include "responder/http_request.hpp"
-#include "responder/http_response.hpp"
+#include "protocol/http_request.hpp"
+#include "protocol/http_response.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 namespace {
 
 namespace beast = boost::beast;
@@ -242,4 +242,4 @@ TEST(http_response_head, date_field_changes_with_the_second) {
 }
 
 }  // namespace
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

@@ -1,4 +1,4 @@
-#include "responder/ocsp_request.hpp"
+#include "protocol/ocsp_request.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -13,7 +13,7 @@
 #include "common/openssl_error.hpp"
 #include "common/ossl_ptr.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 
 namespace {
 
@@ -220,4 +220,4 @@ decode_result decode_request(std::span<const std::uint8_t> der, const request_li
     return out;
 }
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

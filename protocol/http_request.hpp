@@ -23,7 +23,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/status.hpp>
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 
 struct http_request {
     boost::beast::http::verb method = boost::beast::http::verb::unknown;
@@ -79,4 +79,4 @@ private:
     bool has_content_length_ = false;
 };
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

@@ -7,9 +7,17 @@
 #include <string>
 #include <string_view>
 
-#include "responder/answer.hpp"
+#include "common/clock.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
+
+// What RFC 5019 caching needs to know of an OCSP answer. Whether an answer may be cached at all is the
+// answerer's decision (the responder: successful, no nonce, no `unknown`; see responder/answer.hpp).
+struct answer_validity {
+    bool cacheable = false;
+    sys_seconds this_update{};
+    sys_seconds next_update{};
+};
 
 struct http_cache_headers {
     std::string cache_control;
@@ -21,11 +29,11 @@ struct http_cache_headers {
 // What follows "max-age=<seconds>" in the Cache-Control of a cacheable answer (RFC 5019 §6.2).
 inline constexpr std::string_view cacheable_directives = ", public, no-transform, must-revalidate";
 
-// Cacheable GET answers (successful, no nonce, no `unknown`) get
+// Cacheable GET answers get
 // "max-age=<until nextUpdate>, public, no-transform, must-revalidate" and the validators; everything
 // else "no-cache" (so a shared cache in front never keeps an error or a nonce answer).
 // `precomputed_etag` (the same quoted form) spares hashing the response on every request.
-http_cache_headers cache_headers_for(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+http_cache_headers cache_headers_for(const answer_validity& answer, std::span<const std::uint8_t> response_der,
                                      bool is_get, sys_seconds now, std::string_view precomputed_etag = {});
 
 // The strong ETag of a response: the quoted hex of the first 16 octets of SHA-256 over its DER.
@@ -35,7 +43,7 @@ std::string response_etag(std::span<const std::uint8_t> response_der);
 // The validator fields of a cacheable GET answer as header lines ("Last-Modified: ...\r\nExpires:
 // ...\r\nETag: ...\r\n"), formatted once when the answer is cached so that a hit formats no date; nullopt
 // when the answer is not cacheable over GET. `etag` comes from response_etag().
-std::optional<std::string> get_validator_fields(const answer_metadata& meta, std::span<const std::uint8_t> response_der,
+std::optional<std::string> get_validator_fields(const answer_validity& answer, std::span<const std::uint8_t> response_der,
                                                 sys_seconds now, std::string_view etag);
 
 // Conditional GET (RFC 9110 §13.1): true when the client's validators match and a 304 is due.
@@ -51,4 +59,4 @@ bool not_modified(std::string_view etag, sys_seconds last_modified, std::optiona
 std::string imf_fixdate(sys_seconds t);
 std::optional<sys_seconds> parse_http_date(std::string_view text);
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

@@ -10,7 +10,7 @@
 
 #include "common/clock.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 
 struct response_head {
     boost::beast::http::status status = boost::beast::http::status::ok;
@@ -29,7 +29,13 @@ struct response_head {
 // Appends the complete head, including the empty line, to `out`.
 void append_response_head(std::string& out, const response_head& head, sys_seconds now);
 
+// Appends the whole answer to a request that could not be read (400, 408, 413, 417, 431, 501): the
+// status's reason phrase as text/plain, and "Connection: close", since after a request that could not
+// be read where the next one starts is unknown (RFC 9112 §6.3, §9.6). Nothing of the request is trusted,
+// so the head is HTTP/1.1 whatever the client sent.
+void append_refusal(std::string& out, boost::beast::http::status status, sys_seconds now);
+
 // "Date: <IMF-fixdate>\r\n" for `now`, formatted once per second per thread.
 std::string_view date_field(sys_seconds now);
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

@@ -9,14 +9,14 @@
 #include <openssl/evp.h>
 
 #include "common/openssl_error.hpp"
-#include "responder/get_path.hpp"
-#include "responder/ocsp_request.hpp"
+#include "protocol/get_path.hpp"
+#include "protocol/ocsp_request.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 namespace {
 
-using namespace test_util;
+using namespace responder::test_util;
 
 std::string base64(const bytes& der) {
     std::string out(4 * ((der.size() + 2) / 3) + 1, '\0');
@@ -208,4 +208,4 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<base64_case>& p) { return p.param.name; });
 
 }  // namespace
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

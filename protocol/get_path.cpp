@@ -1,11 +1,11 @@
-#include "responder/get_path.hpp"
+#include "protocol/get_path.hpp"
 
 #include <string>
 
 #include "common/ascii.hpp"
 #include "common/base64.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 
 namespace {
 
@@ -76,4 +76,4 @@ result<std::vector<std::uint8_t>> decode_get_path(std::string_view target, std::
     return der;
 }
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

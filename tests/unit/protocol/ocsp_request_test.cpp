@@ -9,13 +9,13 @@
 
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
-#include "responder/ocsp_request.hpp"
+#include "protocol/ocsp_request.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 namespace {
 
-using namespace test_util;
+using namespace responder::test_util;
 
 std::string serial_hex_of(std::size_t i) { return fmt::format("{:X}", 0x1000 + i); }
 
@@ -381,4 +381,4 @@ TEST(decode_request, every_prefix_of_a_request_is_refused_without_crashing) {
 }
 
 }  // namespace
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol

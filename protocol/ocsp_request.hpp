@@ -11,7 +11,7 @@
 #include "common/result.hpp"
 #include "common/serial.hpp"
 
-namespace ocspkit::responder {
+namespace ocspkit::protocol {
 
 struct request_limits {
     std::size_t max_cert_ids = 64;
@@ -54,4 +54,4 @@ using decode_result = result<decoded_request>;
 
 decode_result decode_request(std::span<const std::uint8_t> der, const request_limits& limits = {});
 
-}  // namespace ocspkit::responder
+}  // namespace ocspkit::protocol
