@@ -199,10 +199,10 @@ struct certid_matcher {
     }
 };
 
-verdict validate_impl(X509* leaf, X509* issuer, std::span<const std::uint8_t> der, sys_seconds now,
+verdict validate_impl(X509* issuer, const ASN1_INTEGER* serial, std::span<const std::uint8_t> der, sys_seconds now,
                       const validation_options& options) {
-    if (leaf == nullptr || issuer == nullptr) {
-        return reject(reject_reason::invalid_argument, "leaf and issuer certificates are required");
+    if (serial == nullptr || issuer == nullptr) {
+        return reject(reject_reason::invalid_argument, "the issuer certificate and the serial are required");
     }
     if (der.size() > options.max_size) {
         return reject(reject_reason::too_large, "response of " + std::to_string(der.size()) +
@@ -269,7 +269,7 @@ verdict validate_impl(X509* leaf, X509* issuer, std::span<const std::uint8_t> de
                                            : "signature does not verify under the issuer's key");
     }
 
-    certid_matcher matcher{issuer, X509_get0_serialNumber(leaf)};
+    certid_matcher matcher{issuer, serial};
     OCSP_SINGLERESP* single = nullptr;
     for (int i = 0; i < OCSP_resp_count(bs.get()); ++i) {
         OCSP_SINGLERESP* candidate = OCSP_resp_get0(bs.get(), i);
@@ -341,8 +341,14 @@ verdict validate_impl(X509* leaf, X509* issuer, std::span<const std::uint8_t> de
 
 verdict validate_response(X509* leaf, X509* issuer, std::span<const std::uint8_t> der, sys_seconds now,
                           const validation_options& options) noexcept {
+    if (leaf == nullptr) return error{reject_reason::invalid_argument, "leaf and issuer certificates are required"};
+    return validate_response_for(issuer, X509_get0_serialNumber(leaf), der, now, options);
+}
+
+verdict validate_response_for(X509* issuer, const ASN1_INTEGER* serial, std::span<const std::uint8_t> der,
+                              sys_seconds now, const validation_options& options) noexcept {
     try {
-        return validate_impl(leaf, issuer, der, now, options);
+        return validate_impl(issuer, serial, der, now, options);
     } catch (const openssl_error& e) {
         return error{reject_reason::internal_error, e.what()};
     } catch (const std::exception& e) {

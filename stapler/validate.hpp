@@ -1,7 +1,8 @@
 #pragma once
 // Validation of a fetched OCSP response before anything is stapled (house rule 11: never staple what is
-// expired, unverified or an error response). Pure: bytes, certificates and `now` in, a verdict (result<validated_response>) out; no
-// clock, no I/O, no logging, no exceptions (an unexpected OpenSSL failure is a rejection like any other).
+// expired, unverified or an error response). Pure: bytes, certificates and `now` in, a verdict
+// (result<validated_response>) out; no clock, no I/O, no logging, no exceptions (an unexpected OpenSSL
+// failure is a rejection like any other).
 //
 // What "usable" means here (RFC 6960 §3.2 lists the client-side checks this mirrors):
 //   * the bytes are at most `max_size` long and are exactly one DER OCSPResponse;
@@ -94,6 +95,11 @@ struct validation_options {
 // `leaf` and `issuer` are borrowed. Never throws; every failure is a rejection with its reason.
 verdict validate_response(X509* leaf, X509* issuer, std::span<const std::uint8_t> der, sys_seconds now,
                           const validation_options& options = {}) noexcept;
+
+// The same checks for a certificate named by its issuer and serial number instead of the certificate
+// itself: the OCSP proxy has only the CertIDs of a client's request. `serial` is borrowed.
+verdict validate_response_for(X509* issuer, const ASN1_INTEGER* serial, std::span<const std::uint8_t> der,
+                              sys_seconds now, const validation_options& options = {}) noexcept;
 
 }  // namespace ocspkit::stapler
 

@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 
+#include "common/serial.hpp"
 #include "tests/unit/stapler/ocsp_fixtures.hpp"
 
 namespace ocspkit::stapler {
@@ -422,6 +423,25 @@ TEST(validate_response, null_certificates_are_rejected_not_crashed) {
     EXPECT_EQ(reject_reason_of(validate_response(nullptr, p.ca.cert.get(), der, reference_time)),
               reject_reason::invalid_argument);
     EXPECT_EQ(reject_reason_of(validate_response(p.leaf.cert.get(), nullptr, der, reference_time)),
+              reject_reason::invalid_argument);
+}
+
+// The proxy's form: the certificate named by issuer and serial, as a client's CertID names it.
+TEST(validate_response_for, accepts_the_serial_the_response_answers_and_nothing_else) {
+    const pki& p = pki::get();
+    const bytes der = by_ca(p, single_for(p));
+    const verdict v = validate_response_for(p.ca.cert.get(), X509_get0_serialNumber(p.leaf.cert.get()), der,
+                                            reference_time);
+    ASSERT_TRUE(v.has_value()) << v.failure().message;
+    EXPECT_EQ(v->status, cert_status::good);
+    EXPECT_EQ(v->der, der);
+
+    const auto other_serial = serial_number::from_hex("7777").value().to_asn1();
+    EXPECT_EQ(reject_reason_of(validate_response_for(p.ca.cert.get(), other_serial.get(), der, reference_time)),
+              reject_reason::no_matching_response);
+    EXPECT_EQ(reject_reason_of(validate_response_for(p.ca.cert.get(), nullptr, der, reference_time)),
+              reject_reason::invalid_argument);
+    EXPECT_EQ(reject_reason_of(validate_response_for(nullptr, other_serial.get(), der, reference_time)),
               reject_reason::invalid_argument);
 }
 
