@@ -192,7 +192,7 @@ stapler_config parse_config(std::string_view toml_text, const fs::path& origin) 
     toml_reader r(origin);
     stapler_config c;
     c.source = origin;
-    r.reject_unknown(root, "", {"stapler", "log", "defaults", "nginx", "haproxy", "certificate", "directory"});
+    r.reject_unknown(root, "", {"stapler", "log", "defaults", "nginx", "haproxy", "certificate", "directory", "proxy"});
     if (const auto* t = r.table(root, "", "stapler")) parse_stapler(r, *t, c);
     if (const auto* t = r.table(root, "", "log")) parse_log(r, root, *t, c);
     if (const auto* t = r.table(root, "", "defaults")) {
@@ -233,8 +233,10 @@ stapler_config parse_config(std::string_view toml_text, const fs::path& origin) 
                            "empty), {} certificates configured",
                            limit, shm_table_size(c.shm_capacity), c.certificates.size()));
     }
-    if (c.certificates.empty() && c.directories.empty())
-        r.fail(nullptr, "certificate", "at least one [[certificate]] or [[directory]] is required");
+    if (const auto* t = r.table(root, "", "proxy")) c.proxy = parse_proxy(r, *t);
+    // A host that only checks client certificates needs no certificate of its own to staple.
+    if (c.certificates.empty() && c.directories.empty() && !c.proxy)
+        r.fail(nullptr, "certificate", "at least one [[certificate]], [[directory]] or [proxy] is required");
     return c;
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "common/config_error.hpp"
 #include "common/log_format.hpp"
 #include "common/ossl_ptr.hpp"
+#include "stapler/daemon/key_location.hpp"
+#include "stapler/daemon/proxy_config.hpp"
 #include "stapler/policy.hpp"
 #include "stapler/shm_writer.hpp"
 
@@ -38,12 +41,6 @@ struct fetch_settings {
     request_method method = request_method::get;  // GET falls back to POST above 255 bytes (RFC 5019 §5)
     std::chrono::milliseconds timeout{10000};     // the whole HTTP exchange
     std::size_t max_response_bytes = 0;           // 0: the shm slot's payload size
-};
-
-// Where a key was written, for errors found after parsing (file:line:key).
-struct key_location {
-    std::string key;     // "certificate[2].issuer"
-    std::uint32_t line = 0;
 };
 
 struct certificate_entry {  // one [[certificate]] as written
@@ -94,6 +91,8 @@ struct stapler_config {
 
     std::vector<certificate_entry> certificates;
     std::vector<directory_entry> directories;
+    // [proxy] and its [[proxy.issuer]]s: the OCSP caching proxy for client certificates (proxy_config.hpp).
+    std::optional<proxy_config> proxy;
 
     std::size_t max_der_len() const noexcept { return shm_slot_size - shm_slot_header_size; }
 };
