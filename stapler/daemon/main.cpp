@@ -29,6 +29,7 @@
 #include "stapler/daemon/daemon.hpp"
 #include "stapler/daemon/daemon_tracked.hpp"
 #include "stapler/daemon/metrics_http.hpp"
+#include "stapler/daemon/proxy_service.hpp"
 
 namespace asio = boost::asio;
 using namespace ocspkit;
@@ -68,9 +69,11 @@ bool write_ready_file(const std::string& path) {
 int run(const std::string& config_file, bool check_only, const std::string& ready_file) {
     stapler_config config;
     inventory inv;
+    std::vector<proxy_issuer> proxy_issuers;
     try {
         config = load_config(config_file);
         inv = build_inventory(config);
+        if (config.proxy) proxy_issuers = build_proxy_issuers(*config.proxy, config.source);
         // As the user that runs this: `sudo -u ocsp-stapler ocsp-stapler --check-config` checks for the
         // service, and the daemon checks again at start-up.
         check_export_folders(config, inv);
@@ -85,6 +88,7 @@ int run(const std::string& config_file, bool check_only, const std::string& read
         for (const auto& c : inv.certificates)
             std::cout << "certificate " << c.name << ": " << c.chain.string() << " -> " << c.responder_url
                       << (c.must_staple ? " (Must-Staple: hard)" : "") << "\n";
+        for (const auto& i : proxy_issuers) std::cout << "proxy issuer " << i.name << " -> " << i.responder_url << "\n";
         std::cout << config_file << ": OK\n";
         return 0;
     }
@@ -99,10 +103,19 @@ int run(const std::string& config_file, bool check_only, const std::string& read
         daemon.open();
         control_server control(io, daemon, config.control_socket, log);
         control.open();
+        // The client-certificate proxy runs on its own thread beside the daemon (proxy_service.hpp).
+        std::unique_ptr<proxy_service> proxy;
+        if (config.proxy) {
+            proxy = std::make_unique<proxy_service>(*config.proxy, std::move(proxy_issuers), config.state_dir,
+                                                    schedule_params{config.min_refresh_interval, config.retry_initial,
+                                                                    config.retry_max, config.jitter},
+                                                    config.max_skew, clock, log);
+            proxy->start();
+        }
         std::optional<metrics_server> metrics;
         if (!config.metrics_listen.empty()) {
             metrics.emplace(
-                io, [&daemon] { return daemon.render_metrics(); },
+                io, [&daemon, &proxy] { return daemon.render_metrics() + (proxy ? proxy->render_metrics() : ""); },
                 [&daemon] {
                     auto h = daemon.health();
                     return std::pair<bool, std::string>{h.ok, std::move(h.reason)};
@@ -126,6 +139,7 @@ int run(const std::string& config_file, bool check_only, const std::string& read
                 log->info("signal {}: stopping", signo);
                 notify("STOPPING=1");
                 daemon.stop();
+                if (proxy) proxy->stop();
                 control.close();
                 if (metrics) metrics->close();
                 io.stop();  // in-flight fetches are abandoned; every file write is atomic
