@@ -86,11 +86,11 @@ class Stapler:
     `certificates`: list of dicts, each becoming a [[certificate]] table (keys as in the config:
     name, chain, issuer, responder_url, nginx_file, haproxy, policy, timeout, ...). `stapler`,
     `defaults`, `nginx`, `haproxy` override or add keys of those tables; `directories` are
-    [[directory]] tables. Paths for state, shm, control socket and the metrics port are chosen here.
+    [[directory]] tables; `proxy` the [proxy] table's keys and `proxy_issuers` its [[proxy.issuer]]s. Paths for state, shm, control socket and the metrics port are chosen here.
     """
 
     def __init__(self, workdir, certificates=(), stapler=None, defaults=None, nginx=None, haproxy=None,
-                 directories=(), start=True, ready_timeout=30, log=None):
+                 directories=(), start=True, ready_timeout=30, log=None, proxy=None, proxy_issuers=()):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "stapler.toml"
@@ -122,6 +122,8 @@ class Stapler:
         self.haproxy = haproxy
         self.certificates = [dict(c) for c in certificates]
         self.directories = [dict(d) for d in directories]
+        self.proxy = dict(proxy) if proxy is not None else None
+        self.proxy_issuers = [dict(i) for i in proxy_issuers]
         self.ready_timeout = ready_timeout
         self.proc = None
         self._log = None
@@ -143,6 +145,10 @@ class Stapler:
             text += toml_table("[[certificate]]", c)
         for d in self.directories:
             text += toml_table("[[directory]]", d)
+        if self.proxy is not None:
+            text += toml_table("[proxy]", self.proxy)
+            for i in self.proxy_issuers:
+                text += toml_table("[[proxy.issuer]]", i)
         self.config.write_text(text)
 
     # lifecycle
