@@ -42,7 +42,7 @@ json::value reason_value(const std::optional<int>& reason) {
 }
 }  // namespace
 
-std::string status_json(const status_snapshot& s) {
+std::string status_json(const status_snapshot& s, const std::vector<proxy_status_row>& proxy) {
     json::array certs;
     for (const auto& r : s.certificates) {
         json::array exports;
@@ -72,7 +72,23 @@ std::string status_json(const status_snapshot& s) {
                                      {"last_error", text_or_null(r.last_error)},
                                      {"exports", std::move(exports)}});
     }
-    return json::serialize(json::object{{"ready", s.ready}, {"certificates", std::move(certs)}});
+    json::array entries;
+    for (const auto& p : proxy) {
+        json::array serials;
+        for (const auto& n : p.serials) serials.push_back(json::value(n));
+        entries.push_back(json::object{{"name", p.name},
+                                       {"issuer", p.issuer},
+                                       {"serials", std::move(serials)},
+                                       {"status", p.status},
+                                       {"this_update", time_value(p.this_update)},
+                                       {"next_update", time_value(p.next_update)},
+                                       {"last_fetch", time_value(p.last_fetch)},
+                                       {"next_refresh", time_value(p.next_refresh)},
+                                       {"fetch_failures", p.fetch_failures},
+                                       {"last_error", text_or_null(p.last_error)}});
+    }
+    return json::serialize(
+        json::object{{"ready", s.ready}, {"certificates", std::move(certs)}, {"proxy", std::move(entries)}});
 }
 
 std::string refresh_json(bool ready, const std::vector<fetch_report>& reports) {
@@ -153,13 +169,19 @@ asio::awaitable<void> control_server::session(local::socket socket) {
 
     std::string reply;
     if (line == "status") {
-        reply = status_json(daemon_.status());
+        reply = status_json(daemon_.status(), proxy_ ? proxy_->status() : std::vector<proxy_status_row>{});
     } else if (line == "refresh" || line.starts_with("refresh ")) {
         std::optional<std::string> name;
         if (line.size() > 8) name = line.substr(8);
         log_->info("control: {}", line);
         auto op = daemon_.refresh(name);
         auto reports = co_await std::move(op);
+        if (reports && !name && proxy_) {
+            // `refresh` without a name re-fetches the proxy's entries as well.
+            auto proxy_op = proxy_->refresh_all();
+            auto proxy_reports = co_await std::move(proxy_op);
+            reports->insert(reports->end(), proxy_reports.begin(), proxy_reports.end());
+        }
         reply = reports ? refresh_json(daemon_.ready(), *reports)
                         : error_json(fmt::format("no certificate named '{}'", name.value_or("")));
     } else {
@@ -263,6 +285,17 @@ int status_command(const fs::path& socket, bool as_json, std::ostream& out, std:
                 auto f = [&o](const char* k) { return o.contains(k) ? text_of(o.at(k)) : std::string("-"); };
                 out << fmt::format("{:<20} {:<8} {:<13} {:<20} {:<20} {:<20} {}\n", f("name"), f("status"), f("action"),
                                    f("this_update"), f("next_update"), f("next_refresh"), f("last_error"));
+            }
+        }
+        if (obj->contains("proxy") && obj->at("proxy").is_array() && !obj->at("proxy").as_array().empty()) {
+            out << fmt::format("\n{:<40} {:<8} {:<20} {:<20} {:<20} {}\n", "PROXY ENTRY", "STATUS", "THIS_UPDATE",
+                               "NEXT_UPDATE", "NEXT_REFRESH", "LAST_ERROR");
+            for (const auto& c : obj->at("proxy").as_array()) {
+                if (!c.is_object()) continue;
+                const auto& o = c.as_object();
+                auto f = [&o](const char* k) { return o.contains(k) ? text_of(o.at(k)) : std::string("-"); };
+                out << fmt::format("{:<40} {:<8} {:<20} {:<20} {:<20} {}\n", f("name"), f("status"), f("this_update"),
+                                   f("next_update"), f("next_refresh"), f("last_error"));
             }
         }
         if (!ready) out << "(not ready yet: start-up fetches are still running)\n";

@@ -25,10 +25,12 @@
 #include <spdlog/logger.h>
 
 #include "stapler/daemon/daemon.hpp"
+#include "stapler/daemon/proxy_service.hpp"
 
 namespace ocspkit::stapler::daemon {
 
-std::string status_json(const status_snapshot& s);
+// `proxy`: the OCSP proxy's entries, listed under "proxy" (an empty array without a [proxy]).
+std::string status_json(const status_snapshot& s, const std::vector<proxy_status_row>& proxy = {});
 std::string refresh_json(bool ready, const std::vector<fetch_report>& reports);
 std::string error_json(std::string_view message);
 
@@ -42,6 +44,9 @@ public:
     void start();
     // Stops accepting and removes the socket file.
     void close();
+    // The OCSP proxy (if configured): `status` lists its entries, `refresh` without a name refreshes
+    // them too. Set before start().
+    void attach_proxy(proxy_service* proxy) noexcept { proxy_ = proxy; }
 
 private:
     asio::awaitable<void> accept_loop();
@@ -53,6 +58,7 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     asio::local::stream_protocol::acceptor acceptor_;
     bool open_ = false;
+    proxy_service* proxy_ = nullptr;
 };
 
 // Clients. Exit codes as docs/stapler.md states them:

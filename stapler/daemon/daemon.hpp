@@ -35,6 +35,7 @@
 #include "common/clock.hpp"
 #include "stapler/daemon/cert_state.hpp"
 #include "stapler/daemon/config.hpp"
+#include "stapler/daemon/fetch_report.hpp"
 #include "stapler/daemon/nginx_reload.hpp"
 #include "stapler/daemon/store.hpp"
 #include "stapler/shm_writer.hpp"
@@ -43,17 +44,6 @@ namespace ocspkit::stapler::daemon {
 
 namespace asio = boost::asio;
 
-// The outcome of one fetch, as `refresh` reports it.
-struct fetch_report {
-    std::string name;
-    bool ok = false;
-    std::string status;  // ok: good | revoked | unknown (of the published response)
-    std::string reason;  // failed: connect_failed, timeout, ..., a reject_reason, stale, contradiction, shm_full, ...
-    std::string detail;
-    // A valid response the publishing rules refused (reason stale or contradiction): the published one
-    // stays. `refresh` prints "<name>: <reason>: not published (<detail>)".
-    bool not_published = false;
-};
 
 // Where a certificate's response goes besides the shm cache; the `kind` label of
 // ocsp_stapler_export_failures_total and of `status`'s exports.

@@ -111,6 +111,7 @@ int run(const std::string& config_file, bool check_only, const std::string& read
                                                                     config.retry_max, config.jitter},
                                                     config.max_skew, clock, log);
             proxy->start();
+            control.attach_proxy(proxy.get());
         }
         std::optional<metrics_server> metrics;
         if (!config.metrics_listen.empty()) {

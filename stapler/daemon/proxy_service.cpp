@@ -439,12 +439,12 @@ asio::awaitable<void> proxy_service::refresh_loop() {
     }
 }
 
-asio::awaitable<proxy_service::refresh_result> proxy_service::refresh_all() {
+asio::awaitable<std::vector<fetch_report>> proxy_service::refresh_all() {
     auto op = asio::co_spawn(server_.control_context(), refresh_all_here(), asio::use_awaitable);
     co_return co_await std::move(op);
 }
 
-asio::awaitable<proxy_service::refresh_result> proxy_service::refresh_all_here() {
+asio::awaitable<std::vector<fetch_report>> proxy_service::refresh_all_here() {
     std::deque<std::string> keys;
     {
         std::lock_guard lock(mutex_);
@@ -475,19 +475,33 @@ asio::awaitable<proxy_service::refresh_result> proxy_service::refresh_all_here()
         auto wait = all_done.async_wait(use_tuple);
         co_await std::move(wait);
     }
-    refresh_result out;
+    std::vector<fetch_report> out;
+    const auto now_s = clock_.now_seconds();
     std::lock_guard lock(mutex_);
     for (const auto& key : all) {
         const proxy_entry* e = cache_.find(key);
         if (e == nullptr) continue;
-        const auto& failed = std::find_if(e->certs.begin(), e->certs.end(), [](const cert_state& c) { return c.failures > 0; });
+        fetch_report r;
+        r.name = entry_name(*e);
+        const auto failed = std::find_if(e->certs.begin(), e->certs.end(), [](const cert_state& c) { return c.failures > 0; });
         if (failed == e->certs.end()) {
-            ++out.ok;
+            r.ok = true;
+            const validated_response* served = e->servable(now_s);
+            r.status = served ? std::string(to_string(served->status)) : "none";
         } else {
-            out.failures.push_back(fmt::format("{} {}: {}", issuers_[e->issuer].name, serials_text(e->serials), failed->last_error));
+            // last_error is "<reason>: <detail>" (cert_state::on_failed).
+            const auto colon = failed->last_error.find(": ");
+            r.reason = failed->last_error.substr(0, colon);
+            r.detail = colon == std::string::npos ? "" : failed->last_error.substr(colon + 2);
+            r.not_published = r.reason == "stale" || r.reason == "contradiction";
         }
+        out.push_back(std::move(r));
     }
     co_return out;
+}
+
+std::string proxy_service::entry_name(const proxy_entry& e) const {
+    return fmt::format("proxy:{}:{}", issuers_[e.issuer].name, serials_text(e.serials));
 }
 
 std::vector<proxy_status_row> proxy_service::status() const {
@@ -496,6 +510,7 @@ std::vector<proxy_status_row> proxy_service::status() const {
     std::lock_guard lock(mutex_);
     cache_.for_each([&](const proxy_entry& e) {
         proxy_status_row row;
+        row.name = entry_name(e);
         row.issuer = issuers_[e.issuer].name;
         for (const auto& s : e.serials) row.serials.push_back(s.to_hex());
         const validated_response* r = e.servable(now_s);

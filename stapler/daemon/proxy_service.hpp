@@ -39,6 +39,7 @@
 
 #include "common/clock.hpp"
 #include "protocol/http_server.hpp"
+#include "stapler/daemon/fetch_report.hpp"
 #include "stapler/daemon/proxy_cache.hpp"
 #include "stapler/daemon/proxy_config.hpp"
 #include "stapler/daemon/proxy_store.hpp"
@@ -48,6 +49,7 @@ namespace ocspkit::stapler::daemon {
 
 // One cached entry, as `status` shows it.
 struct proxy_status_row {
+    std::string name;  // "proxy:<issuer>:<serials>", as refresh names it
     std::string issuer;
     std::vector<std::string> serials;  // uppercase hex, one per CertID
     std::string status;                // good | revoked | unknown | none (no usable response)
@@ -72,12 +74,9 @@ public:
     void stop();
     std::vector<boost::asio::ip::tcp::endpoint> local_endpoints() const { return server_.local_endpoints(); }
 
-    // Thread-safe: fetches every cached entry now and returns once all have finished.
-    struct refresh_result {
-        std::size_t ok = 0;
-        std::vector<std::string> failures;  // "<issuer> <serials>: <reason>: <detail>"
-    };
-    boost::asio::awaitable<refresh_result> refresh_all();
+    // Thread-safe: fetches every cached entry now and returns once all have finished, one report per
+    // entry named "proxy:<issuer>:<serials>".
+    boost::asio::awaitable<std::vector<fetch_report>> refresh_all();
     // Thread-safe snapshots.
     std::vector<proxy_status_row> status() const;
     // Requests waiting for an upstream fetch (their own or one they joined) right now.
@@ -103,8 +102,9 @@ private:
     boost::asio::awaitable<bool> fetch_or_join(std::string key);
     boost::asio::awaitable<void> fetch_entry(std::string key);
     boost::asio::awaitable<void> refresh_loop();
-    boost::asio::awaitable<refresh_result> refresh_all_here();
+    boost::asio::awaitable<std::vector<fetch_report>> refresh_all_here();
     void reschedule(time_point when);
+    std::string entry_name(const proxy_entry& e) const;
     void restore();
     void persist(const proxy_entry& entry);
     void forget_files(std::vector<std::string> keys);

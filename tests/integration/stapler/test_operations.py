@@ -137,7 +137,8 @@ class Operations(StaplerFixtures, unittest.TestCase):
         rc, doc, r = stapler.status_json()
         self.assertEqual(rc, 0, r.stderr)
         self.assertEqual(r.stdout.count("\n"), 1, "one JSON document on one line")
-        self.assertEqual(set(doc), {"ready", "certificates"})
+        self.assertEqual(set(doc), {"ready", "certificates", "proxy"})
+        self.assertEqual(doc["proxy"], [], "no [proxy] configured: no proxy entries")
         self.assertIs(doc["ready"], True)
         by_name = {c["name"]: c for c in doc["certificates"]}
         keys = {"name", "chain", "serial", "status", "action", "policy", "must_staple", "this_update", "next_update",

@@ -70,6 +70,25 @@ class Proxy(StaplerFixtures, unittest.TestCase):
             self.start_responder()
         self.assertTrue(stapler.alive(), stapler.log_text())
 
+    def test_refresh_brings_a_revocation_and_status_lists_the_entries(self):
+        stapler = self.start_proxy_only()
+        self.assertEqual(self.ask("carol"), "good")
+        self.revoke("carol")
+        self.assertEqual(self.ask("carol"), "good", "cached until refreshed")
+        rc, out = stapler.refresh()
+        serial = self.certs["carol"]["serial"]
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, rf"(?m)^proxy:\S+:{serial}: ok revoked$", out)
+        self.assertEqual(self.ask("carol"), "revoked")
+        rc, doc, r = stapler.status_json()
+        self.assertEqual(rc, 0, r.stdout + r.stderr)
+        entries = {tuple(e["serials"]): e for e in doc["proxy"]}
+        self.assertEqual(entries[(serial,)]["status"], "revoked", doc)
+        self.assertEqual(entries[(serial,)]["fetch_failures"], 0, doc)
+        table = stapler.cli("status")
+        self.assertEqual(table.returncode, 0, table.stdout + table.stderr)
+        self.assertRegex(table.stdout, rf"proxy:\S+:{serial} +revoked", table.stdout)
+
     def test_certificates_of_other_issuers_are_unauthorized(self):
         self.start_proxy_only()
         from ocspkit_testlib import Pki

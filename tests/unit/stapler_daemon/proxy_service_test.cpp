@@ -310,9 +310,11 @@ TEST_F(proxy_service_test, a_permanent_revocation_is_never_replaced_by_a_later_g
     ASSERT_EQ(ask(leaf.cert.get()).der, revoked);
     revoked_first = false;
     const auto refreshed = asio::co_spawn(io_, proxy_->refresh_all(), asio::use_future).get();
-    EXPECT_EQ(refreshed.ok, 0U);
-    ASSERT_EQ(refreshed.failures.size(), 1U);
-    EXPECT_NE(refreshed.failures[0].find("contradiction"), std::string::npos) << refreshed.failures[0];
+    ASSERT_EQ(refreshed.size(), 1U);
+    EXPECT_EQ(refreshed[0].name, "proxy:clients:5001");
+    EXPECT_FALSE(refreshed[0].ok);
+    EXPECT_EQ(refreshed[0].reason, "contradiction") << refreshed[0].detail;
+    EXPECT_TRUE(refreshed[0].not_published);
     EXPECT_EQ(ask(leaf.cert.get()).der, revoked);
 }
 
