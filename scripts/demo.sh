@@ -2,7 +2,9 @@
 # The demo: builds ocspkit, makes a small PKI with `openssl ca`, fills the index with ocspctl, starts
 # ocsp-responder on a loopback port, queries it with `openssl ocsp`, revokes a certificate, shows the
 # new answer, then starts ocsp-stapler and a TLS server that staples from its shared-memory cache, shows
-# a stapled handshake with `openssl s_client -status`, and stops everything it started.
+# a stapled handshake with `openssl s_client -status`; then nginx requiring client certificates checks
+# them through the stapler's OCSP proxy: a good client let in, a revoked one refused, and the good one
+# still let in while the responder is down. Stops everything it started.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
@@ -27,8 +29,11 @@ cd "$work"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
 url="http://127.0.0.1:$port"
+proxy_port="$(free_port)"
+mtls_port="$(free_port)"
 
 step "a demo CA made with openssl (EC P-256), issuing three certificates whose AIA points at $url"
 mkdir -p ca/certs && touch ca/index.txt && echo 1000 > ca/serial
@@ -76,6 +81,7 @@ issue() {
   openssl ca -batch -config ca/ca.cnf -extensions "${2:-leaf}" -in "ca/$1.csr" -out "ca/$1.pem" -notext 2>/dev/null
 }
 issue www.demo.test; issue api.demo.test; issue old.demo.test; issue ocsp-signer ocsp
+issue alice.client; issue mallory.client   # client certificates for the mTLS part
 openssl ca -config ca/ca.cnf -revoke ca/old.demo.test.pem -crl_reason superseded 2>/dev/null
 show cat ca/index.txt
 
@@ -141,6 +147,11 @@ control_socket = "$work/stapler.sock"
 [[certificate]]
 name = "www"
 chain = "$work/www-chain.pem"   # leaf + issuer; the responder URL comes from the leaf's AIA
+[proxy]                         # the OCSP caching proxy for servers that check client certificates
+listen = ["127.0.0.1:$proxy_port"]
+[[proxy.issuer]]
+ca = "$work/ca/ca.pem"
+responder_url = "$url/"
 TOML
 show cat stapler.toml
 "$stapler" --config stapler.toml --ready-file stapler.ready >stapler.log 2>&1 &
@@ -160,8 +171,58 @@ openssl s_client -connect "127.0.0.1:$tls_port" -servername www.demo.test -statu
 
 show "$stapler" refresh --config stapler.toml
 
-step "stop the TLS server and the stapler; their logs and the responder's"
+step "nginx requires client certificates and checks each through the stapler's OCSP proxy (127.0.0.1:$proxy_port)"
+mkdir -p nginx/html nginx/tmp && echo "hello, mTLS client" > nginx/html/index.html
+cat > nginx/nginx.conf <<NGINX
+$([[ $(id -u) == 0 ]] && echo "user root;" || true)
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log info;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/tmp/body; proxy_temp_path $work/nginx/tmp/proxy;
+    fastcgi_temp_path $work/nginx/tmp/fastcgi; uwsgi_temp_path $work/nginx/tmp/uwsgi; scgi_temp_path $work/nginx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$mtls_port ssl;
+        root $work/nginx/html;
+        ssl_certificate $work/www-chain.pem;
+        ssl_certificate_key $work/ca/www.demo.test.key;
+        ssl_verify_client on;
+        ssl_client_certificate $work/ca/ca.pem;
+        ssl_ocsp on;
+        ssl_ocsp_responder http://127.0.0.1:$proxy_port/;
+    }
+}
+NGINX
+sed -n '/server {/,/^    }/p' nginx/nginx.conf
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >nginx/console.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mtls_port") 2>/dev/null && break; sleep 0.05; done
+client() {
+  printf '$ curl --cert ca/%s.pem https://www.demo.test:%s/\n' "$1" "$mtls_port"
+  rm -f page.html
+  code="$(curl -sS --max-time 10 --cacert ca/ca.pem --resolve "www.demo.test:$mtls_port:127.0.0.1" \
+    --cert "ca/$1.pem" --key "ca/$1.key" -o page.html -w '%{http_code}' "https://www.demo.test:$mtls_port/" 2>&1 || true)"
+  if [[ $code == 200 ]]; then echo "  let in: HTTP 200, $(cat page.html)"
+  else echo "  refused: HTTP $code, $(sed -n 's:.*<title>\(.*\)</title>.*:\1:p' page.html 2>/dev/null)"; fi
+}
+client alice.client
+client mallory.client
+mallory_serial="$(openssl x509 -in ca/mallory.client.pem -noout -serial | cut -d= -f2)"
+show "$ocspctl" revoke "$mallory_serial" --reason keyCompromise
+sleep 0.3
+show "$stapler" refresh --config stapler.toml   # the proxy refetches what it caches
+client mallory.client
+
+step "the responder goes down: the proxy still vouches for alice from its cache; mallory stays refused"
+kill -TERM "${pids[0]}"; wait "${pids[0]}" || true
+client alice.client
+client mallory.client
+"$stapler" status --config stapler.toml | sed -n '/PROXY ENTRY/,$p'
+
+step "stop nginx, the TLS server and the stapler; their logs and the responder's"
 for pid in "${pids[@]:1}"; do kill -TERM "$pid"; wait "$pid" || true; done
-kill -TERM "${pids[0]}"; wait "${pids[0]}" || true; pids=()
+pids=()
 cat stapler.log responder.log
 step "done: every process stopped, $work removed"
