@@ -318,6 +318,42 @@ TEST_F(proxy_service_test, a_permanent_revocation_is_never_replaced_by_a_later_g
     EXPECT_EQ(ask(leaf.cert.get()).der, revoked);
 }
 
+// An OCSPRequest for several certificates, as OpenSSL builds one (SHA-1 CertIDs, no nonce).
+bytes multi_request(std::initializer_list<X509*> leaves) {
+    ossl::ocsp_request_ptr req{OCSP_REQUEST_new()};
+    for (X509* leaf : leaves) OCSP_request_add0_id(req.get(), OCSP_cert_to_id(nullptr, leaf, pki::get().ca.cert.get()));
+    unsigned char* der = nullptr;
+    const int len = i2d_OCSP_REQUEST(req.get(), &der);
+    bytes out(der, der + len);
+    OPENSSL_free(der);
+    return out;
+}
+
+TEST_F(proxy_service_test, a_request_for_several_certificates_is_cached_as_one_entry_for_exactly_that_set) {
+    const auto& p = pki::get();
+    const auto a = p.client("8001");
+    const auto b = p.client("8002");
+    single_spec sa{.leaf = a.cert.get(), .issuer = p.ca.cert.get(), .extensions = {}};
+    single_spec sb{.leaf = b.cert.get(), .issuer = p.ca.cert.get(), .status = cert_status::revoked,
+                   .revocation_reason = 1, .extensions = {}};
+    const auto both = make_response(response_spec{.singles = {sa, sb}, .signer = p.ca.cert.get(), .key = p.ca.key.get(),
+                                                  .nonce = std::nullopt, .extensions = {}});
+    const auto only_a = signed_status(a.cert.get(), cert_status::good);
+    upstream_answers([&](const ocspkit::test::http_exchange&) {
+        return ocspkit::test::http_reply{ocspkit::test::http_ok(as_text(upstream_requests() == 1 ? both : only_a))};
+    });
+    EXPECT_EQ(ask_der(multi_request({a.cert.get(), b.cert.get()}), false).der, both);
+    EXPECT_EQ(ask_der(multi_request({a.cert.get(), b.cert.get()}), true).der, both) << "answered from the cache";
+    EXPECT_EQ(upstream_requests(), 1U);
+    EXPECT_EQ(ask(a.cert.get()).der, only_a) << "one of the set alone is another entry";
+    EXPECT_EQ(upstream_requests(), 2U);
+    EXPECT_EQ(metric("ocsp_stapler_proxy_entries"), "2");
+
+    // A response that answers only part of a set is not used for it.
+    const auto c = p.client("8003");
+    EXPECT_EQ(ask_der(multi_request({a.cert.get(), c.cert.get()}), false).response_status, OCSP_RESPONSE_STATUS_TRYLATER);
+}
+
 TEST_F(proxy_service_test, nonce_requests_are_forwarded_every_time_and_never_cached) {
     const auto leaf = pki::get().client("6001");
     const auto good = signed_status(leaf.cert.get(), cert_status::good);
