@@ -137,8 +137,9 @@ asio::awaitable<bool> http_exchange::send(response_head head, std::span<const st
 std::size_t http_exchange::open_connections() const noexcept { return context_.server.open_connections(); }
 
 http_server::http_server(unsigned network_threads, std::vector<listen_address> listen, const http_limits& limits,
-                         http_handler& handler, const clock_source& clock)
-    : listen_(std::move(listen)), limits_(limits), handler_(handler), clock_(clock) {
+                         http_handler& handler, const clock_source& clock, std::shared_ptr<spdlog::logger> log)
+    : listen_(std::move(listen)), limits_(limits), handler_(handler), clock_(clock),
+      log_(log ? std::move(log) : spdlog::default_logger()) {
     const unsigned n = std::max(1u, network_threads);
     for (unsigned i = 0; i < n; ++i) {
         // Concurrency hint 1: each context is run by one thread, which lets Asio skip some signalling.
@@ -228,7 +229,7 @@ asio::awaitable<void> http_server::accept_loop(tcp::acceptor& acceptor) {
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
             // Out of descriptors or a transient error: back off briefly instead of spinning.
-            spdlog::warn("accept failed: {}", ec.message());
+            log_->warn("accept failed: {}", ec.message());
             asio::steady_timer t(acceptor.get_executor(), 50ms);
             co_await t.async_wait(use_tuple);
             continue;
@@ -307,7 +308,7 @@ asio::awaitable<void> http_server::session(tcp::socket socket, worker& w) {
             if (!exchange.sent_ || !exchange.keep_open_) break;
         }
     } catch (const std::exception& e) {
-        spdlog::warn("connection from {} ended: {}", remote.address().to_string(), e.what());
+        log_->warn("connection from {} ended: {}", remote.address().to_string(), e.what());
     }
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);

@@ -22,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/status.hpp>
+#include <spdlog/logger.h>
 
 #include "common/clock.hpp"
 #include "protocol/http_request.hpp"
@@ -78,8 +79,9 @@ public:
 
 class http_server {
 public:
+    // `log` gets accept failures and connections ended by an exception (the default logger if null).
     http_server(unsigned network_threads, std::vector<listen_address> listen, const http_limits& limits,
-                http_handler& handler, const clock_source& clock);
+                http_handler& handler, const clock_source& clock, std::shared_ptr<spdlog::logger> log = nullptr);
     ~http_server();
     http_server(const http_server&) = delete;
     http_server& operator=(const http_server&) = delete;
@@ -113,6 +115,7 @@ private:
     const http_limits limits_;
     http_handler& handler_;
     const clock_source& clock_;
+    const std::shared_ptr<spdlog::logger> log_;
     std::vector<std::unique_ptr<worker>> workers_;
     std::size_t next_worker_ = 0;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;

@@ -80,7 +80,7 @@ proxy_service::proxy_service(proxy_config config, std::vector<proxy_issuer> issu
       clock_(clock),
       log_(std::move(log)),
       cache_(config_.max_entries),
-      server_(1, config_.listen, config_.http, *this, clock) {
+      server_(1, config_.listen, config_.http, *this, clock, log_) {
     for (const auto& i : issuers_) issuer_hashes_.push_back(i.hashes);
 }
 
