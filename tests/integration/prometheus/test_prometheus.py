@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from ocspkit_testlib import ocsp_query, run  # noqa: E402
+from ocspkit_testlib import free_port, ocsp_query, run  # noqa: E402
 from stapler_testlib import StaplerFixtures  # noqa: E402
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "prometheus"
@@ -73,7 +73,10 @@ class PrometheusMaterial(StaplerFixtures, unittest.TestCase):
         # Traffic first, so that labelled families have samples as well as their # TYPE lines.
         rc, out = ocsp_query(self.responder.url, self.pki.ca_cert, serials=[self.certs["www"]["serial"], "7777"])
         self.assertEqual(rc, 0, out)
-        stapler = self.start_stapler([{"name": "www", "chain": str(self.certs["www"]["chain"])}])
+        # With a [proxy], so that its families are exposed too.
+        stapler = self.start_stapler([{"name": "www", "chain": str(self.certs["www"]["chain"])}],
+                                     proxy={"listen": [f"127.0.0.1:{free_port()}"]},
+                                     proxy_issuers=[{"ca": str(self.pki.ca_cert), "responder_url": self.responder.url + "/"}])
         with urllib.request.urlopen(f"{self.responder.url}/metrics", timeout=10) as resp:
             exposed = families_in(resp.read().decode())
         exposed |= families_in(stapler.metrics_text())
