@@ -8,9 +8,9 @@
 //   2: as 1, then fuzz-chosen octets of the signed DER are overwritten.
 // Invariants: a usable verdict is the input's bytes, within max_size, with nextUpdate after now,
 // thisUpdate not later than now + max_skew and revocation details iff revoked; in mode 1 a response that
-// breaks no rule (right signer, right CertID, times in range, nonce as expected, no critical unknown
-// extension) is usable with exactly the status and times it was signed with, and one that breaks a rule
-// is rejected.
+// breaks no rule (right signer, right CertID, times in range, nextUpdate not before thisUpdate, nonce as
+// expected, no critical unknown extension) is usable with exactly the status and times it was signed with,
+// and one that breaks a rule is rejected.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -149,7 +149,8 @@ std::optional<made_response> signed_response(fuzz_input& in, const validation_op
     }
     const bool nonce_ok = !o.expected_nonce || (r.nonce && *r.nonce == *o.expected_nonce);
     made.breaks_no_rule = !wrong_cert && md < 4 && (who == signed_by::issuer || who == signed_by::delegated) &&
-                          s.this_update <= now + o.max_skew && s.next_update && *s.next_update > now && nonce_ok &&
+                          s.this_update <= now + o.max_skew && s.next_update && *s.next_update > now &&
+                          *s.next_update >= s.this_update && nonce_ok &&
                           !critical_unknown && made.der.size() <= o.max_size;
     return made;
 }
