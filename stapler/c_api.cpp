@@ -1,4 +1,5 @@
-// libocspstaple: the C face of shm_reader. Every exported function catches everything (house rule 10:
+// libocspstaple: the C face of shm_reader, for the server's own certificates (client checks are in
+// c_api_client_check.cpp). Every exported function catches everything (house rule 10:
 // no exception crosses the C ABI), never logs, and leaves OpenSSL's error queue as it found it on the
 // paths that can fail.
 #include "ocsp_staple.h"
@@ -18,9 +19,11 @@
 #include <openssl/x509.h>
 
 #include "common/ossl_ptr.hpp"
+#include "stapler/c_api_cache.hpp"
 #include "stapler/shm_reader.hpp"
 
 namespace stapler = ocspkit::stapler;
+namespace c_api = ocspkit::stapler::c_api;
 
 // The C numbering is the shm_errc numbering; the tests and the error strings rely on it.
 static_assert(OCSP_STAPLE_ERR_INVALID_ARGUMENT == static_cast<int>(stapler::shm_errc::invalid_argument));
@@ -42,50 +45,11 @@ static_assert(OCSP_STAPLE_VERDICT_NOT_SERVABLE == static_cast<int>(stapler::stap
 namespace {
 
 using ocspkit::ossl::evp_md_ptr;
-using ocspkit::ossl::x509_ptr;
 
-struct known_cert {
-    x509_ptr cert;  // a reference, so that the pointer cannot be freed and reused for another certificate
-    stapler::cache_key key;
-};
-
-// What ocsp_staple_install() hands to the status callback as its argument: the cache, and the hashes of
-// the certificates the SSL_CTX held at install time. Immutable once installed, so handshakes read it
-// without locking.
-struct binding {
-    const ocsp_staple_cache* cache;
-    std::vector<known_cert> known;
-};
-
-}  // namespace
-
-struct ocsp_staple_cache {
-    stapler::shm_reader reader;
-    // Fetched once: EVP_sha256() would make OpenSSL 3 look the implementation up on every handshake.
-    evp_md_ptr sha256;
-    // One per ocsp_staple_install() call; they live as long as the cache, which outlives the SSL_CTXs.
-    std::mutex bindings_mutex;
-    std::vector<std::unique_ptr<binding>> bindings;
-
-    ocsp_staple_cache(stapler::shm_reader r, evp_md_ptr md) : reader(std::move(r)), sha256(std::move(md)) {}
-};
-
-namespace {
-
-int to_c_error(const std::error_code& ec) noexcept {
-    if (!ec) return OCSP_STAPLE_OK;
-    if (ec.category() == stapler::shm_category()) {
-        const int v = ec.value();
-        return v >= OCSP_STAPLE_ERR_INVALID_ARGUMENT && v <= OCSP_STAPLE_ERR_INTERNAL ? v : OCSP_STAPLE_ERR_INTERNAL;
-    }
-    return OCSP_STAPLE_ERR_OPEN;  // a failing open(2), fstat(2) or mmap(2); errno still holds the cause
-}
-
-// The one place libocspstaple reads the clock: it is the library's boundary with the host (house rule 9
-// keeps every layer below it on an injected `now`). clock_gettime(CLOCK_REALTIME) is served by the vDSO.
-stapler::sys_seconds wall_clock_now() noexcept {
-    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-}
+using c_api::known_cert;
+using c_api::staple_binding;
+using c_api::to_c_error;
+using c_api::wall_clock_now;
 
 int lookup_key(const ocsp_staple_cache* cache, const stapler::cache_key& key, uint8_t* out, size_t out_cap,
                size_t* out_len, int* out_verdict) noexcept {
@@ -121,7 +85,7 @@ bool digest_cert(const ocsp_staple_cache* cache, X509* cert, stapler::cache_key&
 // being reused by another certificate.
 int status_callback(SSL* ssl, void* arg) noexcept {
     try {
-        const auto* b = static_cast<const binding*>(arg);
+        const auto* b = static_cast<const staple_binding*>(arg);
         X509* cert = SSL_get_certificate(ssl);
         if (b == nullptr || cert == nullptr) return SSL_TLSEXT_ERR_NOACK;
         const ocsp_staple_cache* cache = b->cache;
@@ -163,6 +127,15 @@ int status_callback(SSL* ssl, void* arg) noexcept {
 
 }  // namespace
 
+int c_api::to_c_error(const std::error_code& ec) noexcept {
+    if (!ec) return OCSP_STAPLE_OK;
+    if (ec.category() == stapler::shm_category()) {
+        const int v = ec.value();
+        return v >= OCSP_STAPLE_ERR_INVALID_ARGUMENT && v <= OCSP_STAPLE_ERR_INTERNAL ? v : OCSP_STAPLE_ERR_INTERNAL;
+    }
+    return OCSP_STAPLE_ERR_OPEN;  // a failing open(2), fstat(2) or mmap(2); errno still holds the cause
+}
+
 extern "C" {
 
 int ocsp_staple_cache_open(const char* path, ocsp_staple_cache** out_cache) {
@@ -177,7 +150,12 @@ int ocsp_staple_cache_open(const char* path, ocsp_staple_cache** out_cache) {
             ERR_clear_error();
             return OCSP_STAPLE_ERR_INTERNAL;
         }
-        *out_cache = new ocsp_staple_cache(std::move(*reader), std::move(md));
+        evp_md_ptr sha1{EVP_MD_fetch(nullptr, "SHA1", nullptr)};
+        if (!sha1) {
+            ERR_clear_error();
+            return OCSP_STAPLE_ERR_INTERNAL;
+        }
+        *out_cache = new ocsp_staple_cache(std::move(*reader), std::move(md), std::move(sha1), path);
         return OCSP_STAPLE_OK;
     } catch (const std::bad_alloc&) {
         return OCSP_STAPLE_ERR_NO_MEMORY;
@@ -258,7 +236,7 @@ int ocsp_staple_error_category(int error) {
 int ocsp_staple_install(struct ssl_ctx_st* ctx, ocsp_staple_cache* cache) {
     try {
         if (ctx == nullptr || cache == nullptr) return OCSP_STAPLE_ERR_INVALID_ARGUMENT;
-        auto b = std::make_unique<binding>();
+        auto b = std::make_unique<staple_binding>();
         b->cache = cache;
         // Hash every certificate the context holds now (one per key type). Walking them moves the
         // context's "current certificate", which later SSL_CTX_use_PrivateKey calls depend on, so it is
@@ -279,7 +257,7 @@ int ocsp_staple_install(struct ssl_ctx_st* ctx, ocsp_staple_cache* cache) {
         }
         ERR_clear_error();
 
-        binding* arg = b.get();
+        staple_binding* arg = b.get();
         {
             const std::lock_guard lock(cache->bindings_mutex);
             cache->bindings.push_back(std::move(b));

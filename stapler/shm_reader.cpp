@@ -220,6 +220,15 @@ bool shm_reader::replaced() const noexcept {
 
 std::error_code shm_reader::lookup(const cache_key& key, std::span<std::uint8_t> buffer, sys_seconds now,
                                    lookup_result& out) const noexcept {
+    return find(key, &buffer, now, out);
+}
+
+std::error_code shm_reader::lookup_status(const cache_key& key, sys_seconds now, lookup_result& out) const noexcept {
+    return find(key, nullptr, now, out);
+}
+
+std::error_code shm_reader::find(const cache_key& key, std::span<std::uint8_t>* buffer, sys_seconds now,
+                                 lookup_result& out) const noexcept {
     out = lookup_result{};
     if (base_ == nullptr) return shm_errc::invalid_argument;
     if (replaced()) return shm_errc::replaced;
@@ -268,10 +277,12 @@ std::error_code shm_reader::lookup(const cache_key& key, std::span<std::uint8_t>
                 r.der_len = m.der_len;
                 if (m.der_len == 0) {
                     result = shm_errc::corrupt;
-                } else if (m.der_len > buffer.size()) {
+                } else if (buffer == nullptr) {
+                    // lookup_status(): the caller wants the verdict, not the bytes.
+                } else if (m.der_len > buffer->size()) {
                     result = shm_errc::buffer_too_small;
                 } else {
-                    copy_der_out(s + w_der, m.der_len, buffer.data());
+                    copy_der_out(s + w_der, m.der_len, buffer->data());
                 }
             }
             if (load_relaxed(s + w_seq) != seq) continue;

@@ -7,6 +7,7 @@
 //   shm_reader::open(path, ec)   map a cache file read-only
 //   shm_reader::over(region, ec) read a region already in memory (the writer's own mapping, a fuzz input)
 //   reader.lookup(key, buffer, now, out)
+//   reader.lookup_status(key, now, out)   the same without copying the response (client checks)
 // Both constructors check the header against the region's size; lookup() checks every slot value it
 // follows, so a damaged or hostile region yields an error (corrupt, truncated, ...), never a read
 // outside the region. Nothing here throws, logs or allocates, and after open() nothing enters the
@@ -65,6 +66,9 @@ public:
     // contents of `buffer` are unspecified unless the call succeeds with action == staple.
     std::error_code lookup(const cache_key& key, std::span<std::uint8_t> buffer, sys_seconds now,
                            lookup_result& out) const noexcept;
+    // As lookup(), for a caller that needs the verdict and not the response: nothing is copied, and
+    // out.der_len is the stored response's size.
+    std::error_code lookup_status(const cache_key& key, sys_seconds now, lookup_result& out) const noexcept;
 
     std::size_t max_der_len() const noexcept { return slot_size_ - shm_slot_header_size; }
     std::uint32_t capacity() const noexcept { return capacity_; }
@@ -75,6 +79,9 @@ public:
 private:
     shm_reader() = default;
     void release() noexcept;
+    // lookup() with `buffer`, lookup_status() with nullptr.
+    std::error_code find(const cache_key& key, std::span<std::uint8_t>* buffer, sys_seconds now,
+                         lookup_result& out) const noexcept;
 
     const std::uint8_t* base_ = nullptr;
     std::size_t map_len_ = 0;  // 0: not ours to unmap

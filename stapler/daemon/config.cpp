@@ -233,7 +233,13 @@ stapler_config parse_config(std::string_view toml_text, const fs::path& origin) 
                            "empty), {} certificates configured",
                            limit, shm_table_size(c.shm_capacity), c.certificates.size()));
     }
-    if (const auto* t = r.table(root, "", "proxy")) c.proxy = parse_proxy(r, *t);
+    if (const auto* t = r.table(root, "", "proxy")) {
+        c.proxy = parse_proxy(r, *t);
+        if (!c.proxy->client_cache) c.proxy->client_cache = c.shm_path.parent_path() / "clients";
+        if (*c.proxy->client_cache == c.shm_path)
+            r.fail(t->get("client_cache") ? t->get("client_cache") : t, "proxy.client_cache",
+                   "is [stapler] shm_path: the client cache needs a file of its own");
+    }
     // A host that only checks client certificates needs no certificate of its own to staple.
     if (c.certificates.empty() && c.directories.empty() && !c.proxy)
         r.fail(nullptr, "certificate", "at least one [[certificate]], [[directory]] or [proxy] is required");

@@ -43,10 +43,17 @@ result<std::monostate> add_nonce(OCSP_REQUEST* req, const std::vector<std::uint8
 }  // namespace
 
 result<built_request> build_ocsp_request(X509* leaf, X509* issuer, hash_alg hash, bool with_nonce) {
-    if (leaf == nullptr || issuer == nullptr)
-        return error{errc::internal, "cannot build the OCSP request: no certificate"};
-    // CertID (RFC 6960 §4.1.1): hashes of the issuer's name and key under `hash`, the leaf's serial.
-    ossl::ocsp_certid_ptr id{OCSP_cert_to_id(evp_md(hash), leaf, issuer)};
+    if (leaf == nullptr) return error{errc::internal, "cannot build the OCSP request: no certificate"};
+    return build_ocsp_request_for(issuer, X509_get0_serialNumber(leaf), hash, with_nonce);
+}
+
+result<built_request> build_ocsp_request_for(X509* issuer, const ASN1_INTEGER* serial, hash_alg hash,
+                                             bool with_nonce) {
+    if (issuer == nullptr || serial == nullptr)
+        return error{errc::internal, "cannot build the OCSP request: no issuer or serial"};
+    // CertID (RFC 6960 §4.1.1): hashes of the issuer's name and key under `hash`, the serial.
+    ossl::ocsp_certid_ptr id{OCSP_cert_id_new(evp_md(hash), X509_get_subject_name(issuer),
+                                              X509_get0_pubkey_bitstr(issuer), serial)};
     if (!id) return openssl_failure("CertID");
     ossl::ocsp_request_ptr req{OCSP_REQUEST_new()};
     if (!req) return openssl_failure("OCSP_REQUEST_new");

@@ -39,6 +39,10 @@ struct built_request {
 // form). Both certificates are borrowed. Fails (with the drained OpenSSL error queue) only if OpenSSL
 // does, e.g. no randomness.
 result<built_request> build_ocsp_request(X509* leaf, X509* issuer, hash_alg hash, bool with_nonce);
+// The same for the certificate with `serial` issued by `issuer`, when only the serial is known (a miss
+// reported by libocspstaple's client check). Borrowed likewise.
+result<built_request> build_ocsp_request_for(X509* issuer, const ASN1_INTEGER* serial, hash_alg hash,
+                                             bool with_nonce);
 
 // RFC 5019 §5 / RFC 6960 Appendix A.1 GET URL: "<base_url>/<url-encoding of base64(DER)>". A trailing
 // '/' of base_url is not doubled. Only '+', '/' and '=' need escaping in base64 (RFC 3986 §2.2).

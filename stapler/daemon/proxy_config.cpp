@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/pem.hpp"
+#include "stapler/shm_layout.hpp"
 #include "stapler/daemon/url.hpp"
 
 namespace ocspkit::stapler::daemon {
@@ -55,7 +56,8 @@ proxy_config parse_proxy(const toml_reader& r, const toml::table& t) {
     constexpr std::string_view p = "proxy";
     r.reject_unknown(t, p, {"listen", "max_connections", "request_timeout", "idle_timeout", "max_cert_ids",
                             "max_entries", "max_upstream_fetches", "upstream_timeout", "negative_ttl",
-                            "max_response_bytes", "issuer"});
+                            "max_response_bytes", "client_cache", "client_cache_capacity", "client_cache_slot_size",
+                            "issuer"});
     proxy_config c;
     c.at = {"proxy", t.source().begin.line};
     if (const toml::node* n = t.get("listen")) c.listen = parse_listen(r, *n);
@@ -68,6 +70,13 @@ proxy_config parse_proxy(const toml_reader& r, const toml::table& t) {
     if (auto v = r.duration(t, p, "upstream_timeout", 100ms, 600s)) c.upstream_timeout = *v;
     if (auto v = r.duration(t, p, "negative_ttl", 0ms, 3600s)) c.negative_ttl = *v;
     if (auto v = r.integer(t, p, "max_response_bytes", 512, 1 << 20)) c.max_response_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.string(t, p, "client_cache")) c.client_cache = v->empty() ? std::filesystem::path{} : r.resolve(*v);
+    if (auto v = r.integer(t, p, "client_cache_capacity", 1, shm_max_capacity))
+        c.client_cache_capacity = static_cast<std::uint32_t>(*v);
+    if (auto v = r.integer(t, p, "client_cache_slot_size", shm_min_slot_size, shm_max_slot_size)) {
+        if (*v % 64 != 0) r.fail(t.get("client_cache_slot_size"), "proxy.client_cache_slot_size", "must be a multiple of 64");
+        c.client_cache_slot_size = static_cast<std::uint32_t>(*v);
+    }
     const toml::node* issuers = t.get("issuer");
     if (issuers == nullptr || !issuers->is_array_of_tables())
         r.fail(issuers ? issuers : &t, "proxy.issuer",

@@ -12,7 +12,9 @@
 // throw config_error naming file, line and key.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,12 @@ struct proxy_config {
     std::chrono::milliseconds upstream_timeout{5'000};  // one upstream exchange; a miss waits at most this long
     std::chrono::milliseconds negative_ttl{10'000};     // a failed miss is answered tryLater this long
     std::size_t max_response_bytes = 16 * 1024;          // upstream responses longer are refused
+    // The client cache that libocspstaple's ocsp_client_check_install() reads (stapler/client_check.hpp),
+    // with its miss socket at "<client_cache>.misses". nullopt until load_config puts it beside
+    // [stapler] shm_path as "clients"; an empty path switches it off.
+    std::optional<std::filesystem::path> client_cache;
+    std::uint32_t client_cache_capacity = 65536;  // slots, as [stapler] shm_capacity
+    std::uint32_t client_cache_slot_size = 4096;  // bytes per slot, as [stapler] shm_slot_size
     std::vector<proxy_issuer_entry> issuers;
     key_location at;  // the [proxy] table
 };

@@ -81,7 +81,13 @@ proxy_service::proxy_service(proxy_config config, std::vector<proxy_issuer> issu
       log_(std::move(log)),
       cache_(config_.max_entries),
       server_(1, config_.listen, config_.http, *this, clock, log_) {
-    for (const auto& i : issuers_) issuer_hashes_.push_back(i.hashes);
+    for (const auto& i : issuers_) {
+        issuer_hashes_.push_back(i.hashes);
+        const auto& key_hash = i.hashes[hash_alg::sha1].key_hash;
+        sha1_digest d{};
+        std::copy_n(key_hash.begin(), std::min(key_hash.size(), d.size()), d.begin());
+        issuer_key_sha1_.push_back(d);
+    }
 }
 
 proxy_service::~proxy_service() { stop(); }
@@ -92,10 +98,12 @@ double proxy_service::draw() { return std::uniform_real_distribution<double>(0.0
 
 void proxy_service::start() {
     if (auto opened = store_.open(); !opened) throw std::runtime_error("proxy: " + opened.error_message());
+    open_client_cache();
     restore();
     server_.listen();
     refresh_timer_ = std::make_unique<asio::steady_timer>(server_.control_context());
     asio::co_spawn(server_.control_context(), refresh_loop(), asio::detached);
+    if (miss_socket_) asio::co_spawn(server_.control_context(), receive_misses(), asio::detached);
     thread_ = std::thread([this] { server_.run(); });
     for (const auto& e : server_.local_endpoints())
         log_->info("proxy: listening on {}:{} for {} issuer(s), {} cached response(s) restored",
@@ -109,6 +117,11 @@ void proxy_service::stop() {
     // Objects bound to the server's io_context go before it does.
     refresh_timer_.reset();
     in_flight_.clear();
+    if (miss_socket_) {
+        miss_socket_.reset();
+        std::error_code ignored;
+        std::filesystem::remove(client_cache_path().string() + std::string(client_miss_socket_suffix), ignored);
+    }
     disk_.join();
 }
 
@@ -162,6 +175,10 @@ void proxy_service::restore() {
         for (const auto& key : evicted) store_.remove(key);
     }
     if (dropped > 0) log_->warn("proxy: {} stored response(s) could not be used", dropped);
+    if (clients_) {
+        cache_.for_each([&](const proxy_entry& e) { publish_clients(e, now_s); });
+        reconcile_clients();
+    }
 }
 
 void proxy_service::persist(const proxy_entry& entry) {
@@ -382,7 +399,10 @@ asio::awaitable<void> proxy_service::fetch_entry(std::string key) {
     if (e == nullptr) co_return;
     if (failure_reason.empty()) {
         const auto applied = e->on_fetched(validated, now_ms, fetched->max_age, params_, draw());
-        if (applied.publish) persist(*e);
+        if (applied.publish) {
+            persist(*e);
+            publish_clients(*e, now_s);
+        }
         if (applied.result == publish_result::ok) {
             upstream_ok_.fetch_add(1);
         } else {
@@ -564,6 +584,7 @@ std::string proxy_service::render_metrics() const {
                        "# TYPE ocsp_stapler_proxy_upstream_in_flight gauge\n"
                        "ocsp_stapler_proxy_upstream_in_flight {}\n",
                        upstream_running_.load());
+    out += render_client_metrics();
     return out;
 }
 

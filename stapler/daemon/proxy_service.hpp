@@ -15,6 +15,10 @@
 //     what does not decode;
 //   * a request with a nonce is forwarded upstream as it is and never cached (the answer is bound to it).
 //
+// Client cache (proxy_service_clients.cpp): with [proxy] client_cache set, every answer the proxy caches
+// is also published there for libocspstaple's ocsp_client_check_install(), and the misses that library
+// reports on "<client_cache>.misses" are fetched as if a client had asked, without anyone waiting.
+//
 // Threading: the proxy has its own thread, running the one io_context of its HTTP server; the cache,
 // the fetches and the refresh loop all live there, and disk writes go to a thread of their own. The
 // daemon's thread reads status and asks for refreshes through the thread-safe calls below.
@@ -33,12 +37,15 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/datagram_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/logger.h>
 
 #include "common/clock.hpp"
 #include "protocol/http_server.hpp"
+#include "stapler/client_check.hpp"
+#include "stapler/daemon/client_publisher.hpp"
 #include "stapler/daemon/fetch_report.hpp"
 #include "stapler/daemon/proxy_cache.hpp"
 #include "stapler/daemon/proxy_config.hpp"
@@ -89,6 +96,11 @@ public:
 
     enum class outcome : std::uint8_t { hit, miss, coalesced, negative, nonce_forwarded, unavailable, unauthorized, malformed };
     static constexpr std::size_t outcome_count = 8;
+    // What a miss reported by libocspstaple led to.
+    enum class client_miss_outcome : std::uint8_t { fetching, cached, joined, negative, busy, unknown_issuer, malformed };
+    static constexpr std::size_t client_miss_outcome_count = 7;
+    // The client cache's path; empty when there is none.
+    std::filesystem::path client_cache_path() const;
 
 private:
     struct answer;
@@ -106,6 +118,14 @@ private:
     void reschedule(time_point when);
     std::string entry_name(const proxy_entry& e) const;
     void restore();
+    // Client cache (proxy_service_clients.cpp); under mutex_ or before the thread starts.
+    void open_client_cache();
+    void publish_clients(const proxy_entry& entry, sys_seconds now);
+    void reconcile_clients();
+    std::optional<cache_key> client_key_of(std::size_t issuer, const serial_number& serial) const;
+    boost::asio::awaitable<void> receive_misses();
+    void on_client_miss(std::span<const std::uint8_t> datagram);
+    std::string render_client_metrics() const;
     void persist(const proxy_entry& entry);
     void forget_files(std::vector<std::string> keys);
     time_point now() const;
@@ -135,6 +155,13 @@ private:
     std::atomic<std::size_t> upstream_running_{0};
     std::atomic<std::size_t> awaiting_upstream_{0};
     std::map<std::string, std::uint64_t> upstream_failures_;  // reason -> count; under mutex_
+
+    std::vector<sha1_digest> issuer_key_sha1_;  // per issuer: the client cache's key part
+    std::unique_ptr<client_publisher> clients_;   // under mutex_
+    std::unique_ptr<boost::asio::local::datagram_protocol::socket> miss_socket_;
+    std::array<std::atomic<std::uint64_t>, client_miss_outcome_count> client_misses_{};
+    std::atomic<std::uint64_t> client_publish_failures_{0};
+    std::atomic<std::size_t> client_entries_{0};
 
     boost::asio::thread_pool disk_{1};
     protocol::http_server server_;

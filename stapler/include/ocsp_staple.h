@@ -108,6 +108,59 @@ OCSP_STAPLE_API int ocsp_staple_error_category(int error);
  * in every handshake. Not thread-safe with respect to handshakes on `ctx` (call it before serving). */
 OCSP_STAPLE_API int ocsp_staple_install(struct ssl_ctx_st *ctx, ocsp_staple_cache *cache);
 
+/*
+ * Client certificates (mTLS). The stapling daemon's OCSP proxy publishes every answer it caches into a
+ * cache file of its own, the client cache ([proxy] client_cache, docs/stapler.md "Checking client
+ * certificates"); open it with ocsp_staple_cache_open() like the staple cache.
+ */
+
+/* What to do with a client certificate for which the cache holds no usable answer. A certificate whose
+ * answer is revoked, or unknown to the responder, is refused under every policy; one whose answer is
+ * good is accepted. Stable ABI. */
+enum {
+    OCSP_CLIENT_POLICY_HARD = 0,      /* refuse the handshake (verify error X509_V_ERR_OCSP_VERIFY_FAILED) */
+    OCSP_CLIENT_POLICY_SOFT = 1,      /* accept, and pass a message to the log function if one is set */
+    OCSP_CLIENT_POLICY_WARN_ONLY = 2  /* accept, and only count it */
+};
+/* Or'ed into the policy: check every certificate of the verified chain but the last (the trust anchor),
+ * each against the one above it, instead of the leaf only. */
+#define OCSP_CLIENT_CHECK_CHAIN 0x100
+
+/* Installs a certificate verification callback (SSL_CTX_set_cert_verify_callback) that runs OpenSSL's
+ * chain verification and then, when the chain verified, looks the client certificate up in `cache`:
+ *   good    -> accepted;
+ *   revoked -> refused with X509_V_ERR_CERT_REVOKED: the client gets the certificate_revoked alert;
+ *   unknown -> refused with X509_V_ERR_OCSP_CERT_UNKNOWN;
+ *   no usable answer (never asked, expired, daemon gone) -> as `policy` says.
+ * The callback set with SSL_CTX_set_verify() still has the last word on each of these errors, as it has
+ * on OpenSSL's own. On a miss the callback hands the certificate's issuer and serial to the daemon with
+ * one non-blocking datagram to the socket "<cache path>.misses"; the daemon fetches the answer, and a
+ * later handshake finds it. The handshake never waits on the network: the datagram is the one system
+ * call, and only a miss makes it.
+ * Resumed sessions are not verified again (OpenSSL keeps the first verification's result): bound their
+ * lifetime if revocations must take effect sooner.
+ * It replaces any verification callback already set with SSL_CTX_set_cert_verify_callback on `ctx`.
+ * `cache` is borrowed as for ocsp_staple_install(). Call it before serving. */
+OCSP_STAPLE_API int ocsp_client_check_install(struct ssl_ctx_st *ctx, ocsp_staple_cache *cache, int policy);
+
+/* What the checks installed with `cache` did so far, summed over every SSL_CTX. */
+typedef struct ocsp_client_check_counts {
+    uint64_t good;               /* certificates accepted on a good answer */
+    uint64_t revoked;            /* refused: revoked */
+    uint64_t unknown;            /* refused: unknown to the responder */
+    uint64_t no_answer_refused;  /* refused for want of an answer (hard) */
+    uint64_t no_answer_accepted; /* accepted without an answer (soft, warn-only) */
+    uint64_t misses_sent;        /* misses handed to the daemon */
+    uint64_t misses_unsent;      /* misses the daemon could not be told of (not running, busy) */
+} ocsp_client_check_counts;
+OCSP_STAPLE_API int ocsp_client_check_get_counts(const ocsp_staple_cache *cache, ocsp_client_check_counts *out);
+
+/* A function that receives one line, without newline, for every certificate accepted without an answer
+ * under OCSP_CLIENT_POLICY_SOFT. It runs inside the handshake, on the handshake's thread: it must be
+ * quick and thread-safe. NULL switches it off. Set it before serving. */
+typedef void (*ocsp_client_check_log_fn)(void *arg, const char *message);
+OCSP_STAPLE_API int ocsp_client_check_set_log(ocsp_staple_cache *cache, ocsp_client_check_log_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
