@@ -10,6 +10,7 @@
 #   responder_config/   the example configuration and small variants
 #   stapler_config/     the example configuration and small variants
 #   response_der/       choices for the differential target (signer, times, CertIDs, statuses, nonce)
+#   client_miss/        miss datagrams as libocspstaple sends them, and broken ones
 # The "choices" seeds are read by the targets' fuzz_input (see each *_fuzzer.cpp for the order).
 # Needs the openssl CLI, python3 and coreutils. Keys and nonces are random, so a rerun changes some files.
 set -euo pipefail
@@ -207,6 +208,25 @@ printf '\x01\x02\x00\x00\x00\x00\x01\x01\x80\x00\x00\x01\x01%s%s\x08\x80\x11\x22
   "$(printf '%032d' 0 | tr 0 A)" "$(printf '%032d' 0 | tr 0 B)" >"$rder/ca_by_name_revoked_nonce.bin"
 printf '\x02\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x00\x03' >"$rder/delegated_three_ids.bin"
 
+# Miss datagrams: "OCSPMISS", version 1, issuerNameHash and issuerKeyHash (SHA-1), the serial's DER.
+miss="$here/client_miss"
+mkdir -p "$miss"
+python3 - "$miss" <<'PY'
+import sys
+d = sys.argv[1]
+head = b"OCSPMISS\x01" + bytes(range(20)) + bytes(range(100, 120))
+seeds = {
+    "short_serial.bin": head + b"\x02\x01\x05",
+    "high_bit_serial.bin": head + b"\x02\x15\x00" + b"\xff" * 20,
+    "negative_serial.bin": head + b"\x02\x01\xff",
+    "long_form_length.bin": head + b"\x02\x81\x01\x05",
+    "trailing_byte.bin": head + b"\x02\x01\x05\x00",
+    "version_2.bin": b"OCSPMISS\x02" + head[9:] + b"\x02\x01\x05",
+}
+for name, data in seeds.items():
+    open(f"{d}/{name}", "wb").write(data)
+PY
+
 echo "seeds: $(ls "$req" | wc -l) requests, $(ls "$path" | wc -l) paths, $(ls "$http" | wc -l) http," \
   "$(ls "$validate" | wc -l) validate, $(ls "$shm" | wc -l) shm, $(ls "$index" | wc -l) index.txt," \
-  "$(ls "$rconf" | wc -l)+$(ls "$sconf" | wc -l) configs, $(ls "$rder" | wc -l) response_der (regressions included)"
+  "$(ls "$rconf" | wc -l)+$(ls "$sconf" | wc -l) configs, $(ls "$rder" | wc -l) response_der, $(ls "$miss" | wc -l) client_miss (regressions included)"

@@ -4,8 +4,13 @@
 // a crowd of clients costs. Apache, nginx and the real responder meet the proxy in the integration tests.
 #include "stapler/daemon/proxy_service.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -21,8 +26,10 @@
 #include <openssl/ocsp.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include "stapler/client_check.hpp"
 #include "stapler/daemon/fetcher.hpp"
 #include "stapler/daemon/ocsp_request_builder.hpp"
+#include "stapler/shm_reader.hpp"
 #include "tests/support/loopback_server.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/unit/stapler/ocsp_fixtures.hpp"
@@ -109,6 +116,10 @@ protected:
         issuers[0].ca = ossl::up_ref(pki::get().ca.cert.get());
         issuers[0].hashes = compute_issuer_hashes(issuers[0].ca.get());
         issuers[0].responder_url = upstream_url_;
+        if (with_client_cache_) {
+            config.client_cache = client_cache_path();
+            config.client_cache_capacity = 64;
+        }
         proxy_ = std::make_unique<proxy_service>(std::move(config), std::move(issuers), state_.path(),
                                                  schedule_params{1min, 10s, 10min, 0.0}, 300s, clock_, log_);
         proxy_->start();
@@ -117,6 +128,46 @@ protected:
     void restart_proxy() {
         proxy_.reset();
         start_proxy();
+    }
+    std::filesystem::path client_cache_path() const { return state_.path() / "clients"; }
+    // What libocspstaple would find for `leaf` in the client cache at the fake clock's now.
+    std::optional<lookup_result> client_cache_answer(X509* leaf) const {
+        std::error_code ec;
+        auto reader = shm_reader::open(client_cache_path().c_str(), ec);
+        if (!reader) return std::nullopt;
+        const auto key = client_cache_key(*issuer_key_sha1(pki::get().ca.cert.get(), nullptr),
+                                          X509_get0_serialNumber(leaf), nullptr);
+        lookup_result r;
+        if (reader->lookup_status(*key, clock_.now_seconds(), r)) return std::nullopt;
+        return r;
+    }
+    // Sends a datagram to the proxy's miss socket, as libocspstaple does.
+    void send_miss(const bytes& datagram) const {
+        const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        const std::string path = client_cache_path().string() + ".misses";
+        std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+        EXPECT_EQ(::sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
+                  static_cast<ssize_t>(datagram.size()))
+            << path;
+        ::close(fd);
+    }
+    bytes miss_for(X509* leaf, X509* issuer = nullptr) const {
+        issuer = issuer ? issuer : pki::get().ca.cert.get();
+        std::array<std::uint8_t, client_miss_max_size> b{};
+        const auto n = encode_client_miss(*issuer_name_sha1(issuer, nullptr), *issuer_key_sha1(issuer, nullptr),
+                                          X509_get0_serialNumber(leaf), b);
+        return bytes(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    // Waits (up to 10 s) for `condition`, checked every few milliseconds.
+    static bool eventually(const std::function<bool()>& condition) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!condition()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            std::this_thread::sleep_for(5ms);
+        }
+        return true;
     }
 
     client_answer ask(X509* leaf, bool get = true, bool nonce = false, X509* issuer = nullptr) {
@@ -170,8 +221,18 @@ protected:
     fake_clock clock_{reference_time};
     ocspkit::test::temp_dir state_;
     std::shared_ptr<spdlog::logger> log_ = std::make_shared<spdlog::logger>("proxy-test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    bool with_client_cache_ = false;
     std::unique_ptr<proxy_service> proxy_;
     std::string url_;
+};
+
+class proxy_client_cache_test : public proxy_service_test {
+protected:
+    proxy_client_cache_test() {
+        proxy_.reset();
+        with_client_cache_ = true;
+        start_proxy();
+    }
 };
 
 TEST_F(proxy_service_test, a_miss_is_fetched_validated_and_then_answered_from_the_cache_with_rfc5019_headers) {
@@ -373,6 +434,80 @@ TEST_F(proxy_service_test, unknown_issuers_are_unauthorized_and_garbage_is_malfo
     EXPECT_EQ(upstream_requests(), 0U);
     EXPECT_EQ(metric("ocsp_stapler_proxy_requests_total{result=\"unauthorized\"}"), "1");
     EXPECT_EQ(metric("ocsp_stapler_proxy_requests_total{result=\"malformed\"}"), "1");
+}
+
+}  // namespace
+}  // namespace ocspkit::stapler::daemon
+
+namespace ocspkit::stapler::daemon {
+namespace {
+
+TEST_F(proxy_client_cache_test, cached_answers_are_published_for_libocspstaple_and_survive_a_restart) {
+    const auto& p = pki::get();
+    const auto good_leaf = p.client("6001");
+    const auto revoked_leaf = p.client("6002");
+    const auto good = signed_status(good_leaf.cert.get(), cert_status::good);
+    const auto revoked = signed_status(revoked_leaf.cert.get(), cert_status::revoked, reference_time - 1h, 1);
+    upstream_answers([&](const ocspkit::test::http_exchange&) {
+        return ocspkit::test::http_reply{ocspkit::test::http_ok(as_text(upstream_requests() == 1 ? good : revoked))};
+    });
+    EXPECT_FALSE(client_cache_answer(good_leaf.cert.get())) << "nothing before anyone asked";
+    ASSERT_EQ(ask(good_leaf.cert.get()).der, good);
+    ASSERT_EQ(ask(revoked_leaf.cert.get()).der, revoked);
+    auto a = client_cache_answer(good_leaf.cert.get());
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->status, cert_status::good);
+    EXPECT_EQ(a->action, staple_action::staple);
+    EXPECT_EQ(a->der_len, good.size());
+    a = client_cache_answer(revoked_leaf.cert.get());
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->status, cert_status::revoked);
+    EXPECT_EQ(metric("ocsp_stapler_proxy_client_cache_entries"), "2");
+
+    upstream_.close();
+    restart_proxy();
+    EXPECT_EQ(client_cache_answer(good_leaf.cert.get())->status, cert_status::good);
+    EXPECT_EQ(client_cache_answer(revoked_leaf.cert.get())->status, cert_status::revoked);
+    EXPECT_EQ(metric("ocsp_stapler_proxy_client_cache_entries"), "2");
+}
+
+TEST_F(proxy_client_cache_test, a_miss_reported_by_the_library_is_fetched_once_and_published) {
+    const auto& p = pki::get();
+    const auto leaf = p.client("7001");
+    const auto good = signed_status(leaf.cert.get(), cert_status::good);
+    upstream_answers([&](const auto&) { return ocspkit::test::http_reply{ocspkit::test::http_ok(as_text(good))}; });
+    send_miss(miss_for(leaf.cert.get()));
+    ASSERT_TRUE(eventually([&] { return client_cache_answer(leaf.cert.get()).has_value(); }));
+    EXPECT_EQ(client_cache_answer(leaf.cert.get())->status, cert_status::good);
+    EXPECT_EQ(upstream_requests(), 1U);
+    EXPECT_EQ(metric("ocsp_stapler_proxy_client_misses_total{result=\"fetching\"}"), "1");
+    // The entry is the proxy's like any other: an HTTP client asking for the same CertID gets it cached.
+    EXPECT_EQ(ask(leaf.cert.get()).der, good);
+    EXPECT_EQ(upstream_requests(), 1U);
+
+    // Reported again (a handshake that raced the fetch): answered from the cache, not fetched.
+    send_miss(miss_for(leaf.cert.get()));
+    ASSERT_TRUE(eventually([&] { return metric("ocsp_stapler_proxy_client_misses_total{result=\"cached\"}") == "1"; }));
+    // A certificate of an issuer the proxy is not configured for, and garbage: never fetched.
+    const auto stranger = p.client("7002", true);
+    send_miss(miss_for(stranger.cert.get(), p.stranger.cert.get()));
+    send_miss(bytes{'n', 'o', 'p', 'e'});
+    ASSERT_TRUE(eventually([&] {
+        return metric("ocsp_stapler_proxy_client_misses_total{result=\"unknown_issuer\"}") == "1" &&
+               metric("ocsp_stapler_proxy_client_misses_total{result=\"malformed\"}") == "1";
+    }));
+    EXPECT_EQ(upstream_requests(), 1U);
+}
+
+TEST_F(proxy_client_cache_test, a_failed_miss_publishes_nothing) {
+    const auto leaf = pki::get().client("7101");
+    upstream_answers([&](const auto&) { return ocspkit::test::http_reply{ocspkit::test::http_ok("garbage")}; });
+    send_miss(miss_for(leaf.cert.get()));
+    ASSERT_TRUE(eventually([&] { return upstream_requests() == 1; }));
+    ASSERT_TRUE(eventually([&] { return metric("ocsp_stapler_proxy_upstream_fetches_total{result=\"ok\"}") == "0" &&
+                                        proxy_->status().front().fetch_failures == 1; }));
+    EXPECT_FALSE(client_cache_answer(leaf.cert.get()));
+    EXPECT_EQ(metric("ocsp_stapler_proxy_client_cache_entries"), "0");
 }
 
 }  // namespace
