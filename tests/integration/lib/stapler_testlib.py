@@ -278,14 +278,17 @@ class Stapler:
 
 
 class StapleServer:
-    """deploy/examples/staple_server.c: `staple-example-server CHAIN KEY CACHE PORT`."""
+    """deploy/examples/staple_server.c: `staple-example-server CHAIN KEY CACHE PORT [options]`
+    (`extra_args`: its --client-* options for the mTLS mode)."""
 
-    def __init__(self, workdir, chain, key, cache, port=0):
+    def __init__(self, workdir, chain, key, cache, port=0, extra_args=()):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.dir / f"staple-server-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([STAPLE_SERVER, str(chain), str(key), str(cache), str(port)],
+        self.output = ""  # stdout after the "listening on" line, as read_output() collected it
+        self.proc = subprocess.Popen([STAPLE_SERVER, str(chain), str(key), str(cache), str(port),
+                                      *[str(a) for a in extra_args]],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
                                      start_new_session=True)
         self.port = None
@@ -305,9 +308,26 @@ class StapleServer:
             self.close()
             raise AssertionError(f"staple-example-server did not start ({line!r}):\n{self.log_text()}")
         self.port = int(m.group(1))
+        self.output = line[m.end():].lstrip(b"\n").decode("utf-8", "replace")
 
     def alive(self):
         return self.proc.poll() is None
+
+    def read_output(self, until=None, timeout=10.0):
+        """Collects stdout into self.output until the regex `until` matches the text collected since this
+        call (or, without `until`, what is there now); returns that new text."""
+        start = len(self.output)
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.05)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if chunk:
+                    self.output += chunk.decode("utf-8", "replace")
+                    continue
+            new = self.output[start:]
+            if until is None or re.search(until, new) or time.monotonic() > deadline or not self.alive():
+                return new
 
     def log_text(self):
         self._log.flush()
