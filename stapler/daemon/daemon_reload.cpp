@@ -56,6 +56,11 @@ asio::awaitable<void> stapler_daemon::reload() {
     keep(fresh.shm_slot_size, config_.shm_slot_size, "shm_slot_size");
     keep(fresh.control_socket, config_.control_socket, "control_socket");
     keep(fresh.metrics_listen, config_.metrics_listen, "metrics_listen");
+    // The proxy (its own thread, listener, cache and client cache) is built once at start-up.
+    if (!same_settings(fresh.proxy, config_.proxy)) {
+        log_->warn("SIGHUP: [proxy] changed; it takes effect at the next restart");
+        fresh.proxy = config_.proxy;
+    }
     log_->set_level(spdlog::level::from_str(fresh.log_level));
     if (fresh.log_format != config_.log_format) apply_log_format(*log_, fresh.log_format);
     for (const auto& s : inv.skipped) log_->warn("{}", s);

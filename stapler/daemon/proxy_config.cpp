@@ -1,5 +1,8 @@
 #include "stapler/daemon/proxy_config.hpp"
 
+#include <tuple>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "common/pem.hpp"
@@ -84,6 +87,27 @@ proxy_config parse_proxy(const toml_reader& r, const toml::table& t) {
     std::size_t i = 0;
     for (const auto& item : *issuers->as_array()) c.issuers.push_back(parse_issuer(r, *item.as_table(), i++));
     return c;
+}
+
+bool same_settings(const std::optional<proxy_config>& a, const std::optional<proxy_config>& b) {
+    if (!a || !b) return !a && !b;
+    const auto listen = [](const proxy_config& c) {
+        std::vector<std::pair<std::string, unsigned short>> out;
+        for (const auto& l : c.listen) out.emplace_back(l.host, l.port);
+        return out;
+    };
+    const auto issuers = [](const proxy_config& c) {
+        std::vector<std::tuple<std::string, std::filesystem::path, std::string>> out;
+        for (const auto& i : c.issuers) out.emplace_back(i.name, i.ca, i.responder_url);
+        return out;
+    };
+    const auto limits = [](const proxy_config& c) {
+        return std::tuple{c.http.max_connections, c.http.max_header_bytes, c.http.max_body_bytes, c.http.request_timeout,
+                          c.http.idle_timeout, c.max_cert_ids, c.max_entries, c.max_upstream_fetches,
+                          c.upstream_timeout, c.negative_ttl, c.max_response_bytes, c.client_cache,
+                          c.client_cache_capacity, c.client_cache_slot_size};
+    };
+    return listen(*a) == listen(*b) && issuers(*a) == issuers(*b) && limits(*a) == limits(*b);
 }
 
 std::vector<proxy_issuer> build_proxy_issuers(const proxy_config& config, const std::filesystem::path& source) {

@@ -55,6 +55,10 @@ struct proxy_config {
     key_location at;  // the [proxy] table
 };
 
+// True when `a` and `b` configure the same proxy (where in the file they were written aside): SIGHUP
+// warns when [proxy] changed, since it only takes effect at the next start.
+bool same_settings(const std::optional<proxy_config>& a, const std::optional<proxy_config>& b);
+
 // Reads the [proxy] table (`proxy`) and the [[proxy.issuer]] tables in it.
 proxy_config parse_proxy(const toml_reader& r, const toml::table& proxy);
 

@@ -98,6 +98,17 @@ class Proxy(StaplerFixtures, unittest.TestCase):
                              extra=["-no_nonce"])
         self.assertIn("Responder Error: unauthorized", out, out)
 
+    def test_a_sighup_says_that_proxy_changes_wait_for_a_restart(self):
+        stapler = self.start_proxy_only()
+        self.assertEqual(self.ask("dave"), "good")
+        stapler.sighup_and_wait()
+        self.assertNotIn("[proxy] changed", stapler.log_text())
+        stapler.proxy["negative_ttl"] = "5s"
+        stapler.write_config()
+        stapler.sighup_and_wait()
+        self.assertIn("SIGHUP: [proxy] changed; it takes effect at the next restart", stapler.log_text())
+        self.assertEqual(self.ask("dave"), "good", "the running proxy goes on")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
