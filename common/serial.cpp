@@ -5,19 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "common/ascii.hpp"
 #include "common/cert_id.hpp"
 #include "common/openssl_error.hpp"
 
 namespace ocspkit {
 
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Drops leading zero octets but keeps one for zero, so that equal numbers have equal bytes.
 std::vector<std::uint8_t> canonical(const std::uint8_t* data, std::size_t len) {

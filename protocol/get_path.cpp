@@ -9,13 +9,6 @@ namespace ocspkit::protocol {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // RFC 3986 §2.1 percent-decoding. Every escape is decoded, not only %2B %2F %3D: a client that
 // escapes more than it needs to still sends base64, and anything that decodes to a non-base64
 // character is refused by the base64 step. '+' is left alone (RFC 3986 gives it no meaning in a path;

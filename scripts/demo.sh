@@ -4,7 +4,8 @@
 # new answer, then starts ocsp-stapler and a TLS server that staples from its shared-memory cache, shows
 # a stapled handshake with `openssl s_client -status`; then nginx requiring client certificates checks
 # them through the stapler's OCSP proxy: a good client let in, a revoked one refused, and the good one
-# still let in while the responder is down. Stops everything it started.
+# still let in while the responder is down; and a TLS server linked with libocspstaple checks the same
+# clients from the stapler's client cache. Stops everything it started.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
@@ -221,7 +222,25 @@ client alice.client
 client mallory.client
 "$stapler" status --config stapler.toml | sed -n '/PROXY ENTRY/,$p'
 
-step "stop nginx, the TLS server and the stapler; their logs and the responder's"
+step "a TLS server linked with libocspstaple checks client certificates itself, from the stapler's client cache"
+"$staple_server" www-chain.pem ca/www.demo.test.key staples 0 \
+  --client-ca ca/ca.pem --client-cache clients --client-policy hard >mtls-server.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" mtls-server.log 2>/dev/null && break; sleep 0.05; done
+lib_port="$(sed -n 's/^listening on //p' mtls-server.log)"
+echo "(ocsp_client_check_install, hard policy; the responder is still down, nothing in the handshake asks it)"
+lib_client() {
+  printf '$ openssl s_client -connect 127.0.0.1:%s -cert ca/%s.pem\n' "$lib_port" "$1"
+  local before; before="$(grep -c '^client ' mtls-server.log || true)"
+  openssl s_client -connect "127.0.0.1:$lib_port" -servername www.demo.test -CAfile ca/ca.pem \
+    -cert "ca/$1.pem" -key "ca/$1.key" -ign_eof </dev/null >/dev/null 2>&1 || true
+  for _ in $(seq 100); do [[ "$(grep -c '^client ' mtls-server.log)" -gt "$before" ]] && break; sleep 0.05; done
+  grep '^client ' mtls-server.log | tail -1 | sed 's/^/  server: /'
+}
+lib_client alice.client
+lib_client mallory.client
+
+step "stop nginx, the TLS servers and the stapler; their logs and the responder's"
 for pid in "${pids[@]:1}"; do kill -TERM "$pid"; wait "$pid" || true; done
 pids=()
 cat stapler.log responder.log

@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""Full TLS handshakes per second with client certificates against Apache httpd, in four setups
-measured in one run on loopback (issue 12's benchmark):
+"""Full TLS handshakes per second with client certificates, measured in one run on loopback (issue 12's
+benchmark), in three groups, each with its own baseline:
 
-  off           SSLVerifyClient require, no OCSP check
-  direct-nonce  SSLOCSPEnable leaf, asking ocsp-responder in every handshake, with a nonce (Apache's
-                default): the responder signs each answer
-  direct        the same without a nonce (SSLOCSPUseRequestNonce off): the responder's pre-signed cache
-  proxy         SSLOCSPEnable leaf through ocsp-stapler's [proxy] (no nonce): answered from its cache
+  Apache httpd
+    off           SSLVerifyClient require, no OCSP check (the group's baseline)
+    direct-nonce  SSLOCSPEnable leaf, asking ocsp-responder in every handshake, with a nonce (Apache's
+                  default): the responder signs each answer
+    direct        the same without a nonce (SSLOCSPUseRequestNonce off): the responder's pre-signed cache
+    proxy         SSLOCSPEnable leaf through ocsp-stapler's [proxy] (no nonce): answered from its cache
+  nginx
+    off           ssl_verify_client on, no OCSP check (baseline)
+    proxy         ssl_ocsp on, ssl_ocsp_responder the stapler's [proxy]
+  staple-example-server (deploy/examples/staple_server.c, one connection at a time)
+    off           --client-ca: client certificates verified, no status check (baseline)
+    library       --client-cache: ocsp_client_check_install(), the status read from the stapler's client
+                  cache in the handshake (hard policy)
 
 The load: WORKERS processes, each opening connections one after another for SECONDS, a full TLS 1.2
 handshake each (no session resumption; TLS 1.2 so that the handshake ends after the server verified the
-client certificate), then closing. Reported per setup: handshakes/s, p50 and p99 handshake latency,
-and the ratio to `off`. The PKI, the index and every server are made in a temp folder and stopped at the
+client certificate), then closing; every setup takes its turn ROUNDS times. Reported per setup, as
+medians of its rounds: handshakes/s, p50 and p99 handshake latency, and the ratios to its group's `off`. The PKI, the index and every server are made in a temp folder and stopped at the
 end; it reuses the integration tests' helpers (tests/integration/lib).
 
-Usage: bench/mtls/run.sh [SECONDS [WORKERS]]   (from the project root, after a build)
+Usage: bench/mtls/run.sh [SECONDS [WORKERS [ROUNDS]]]   (from the project root, after a build; defaults 5 4 3)
 """
 import multiprocessing
 import os
@@ -29,8 +37,8 @@ from pathlib import Path
 root = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(root / "tests" / "integration" / "lib"))
 from ocspkit_testlib import Index, Pki, Responder, free_port, responder_issuer  # noqa: E402
-from stapler_testlib import Stapler  # noqa: E402
-from tls_servers import Apache  # noqa: E402
+from stapler_testlib import StapleServer, Stapler  # noqa: E402
+from tls_servers import Apache, Nginx  # noqa: E402
 
 
 def worker(port, ca, cert, key, seconds, out):
@@ -72,8 +80,9 @@ def load(port, ca, cert, key, seconds, workers):
 
 
 def main():
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     with tempfile.TemporaryDirectory(prefix="ocspkit-bench-mtls-") as tmp:
         tmp = Path(tmp)
         responder_port = free_port()
@@ -89,44 +98,85 @@ def main():
         stapler = Stapler(tmp / "stapler", [], proxy={"listen": [f"127.0.0.1:{proxy_port}"]},
                           proxy_issuers=[{"ca": str(pki.ca_cert), "responder_url": responder.url + "/"}],
                           stapler={"log_level": "warn"})
-        base = f"""
+        apache_base = f"""
     SSLCACertificateFile "{pki.ca_cert}"
     SSLVerifyClient require
     SSLVerifyDepth 2
 """
-        setups = {
-            "off": "",
-            "direct-nonce": f"    SSLOCSPEnable leaf\n    SSLOCSPDefaultResponder {responder.url}/\n"
-                            "    SSLOCSPOverrideResponder on\n",
-            "direct": f"    SSLOCSPEnable leaf\n    SSLOCSPDefaultResponder {responder.url}/\n"
-                      "    SSLOCSPOverrideResponder on\n    SSLOCSPUseRequestNonce off\n",
-            "proxy": f"    SSLOCSPEnable leaf\n    SSLOCSPDefaultResponder http://127.0.0.1:{proxy_port}/\n"
-                     "    SSLOCSPOverrideResponder on\n    SSLOCSPUseRequestNonce off\n",
-        }
-        results = {}
+        nginx_base = f"""
+        ssl_verify_client on;
+        ssl_client_certificate {pki.ca_cert};
+        ssl_verify_depth 2;
+"""
+        proxy_url = f"http://127.0.0.1:{proxy_port}/"
+
+        def apache(ocsp):
+            return lambda name: Apache(tmp / name, free_port(), server_cert, server_key, vhost_directives=apache_base + ocsp)
+
+        def nginx(ocsp):
+            return lambda name: Nginx(tmp / name, free_port(), server_cert, server_key, server_directives=nginx_base + ocsp)
+
+        def example(*args):
+            def make(name):
+                server = StapleServer(tmp / name, server_cert, server_key, stapler.shm_path,
+                                      extra_args=["--client-ca", pki.ca_cert, *args])
+                server.stop = server.close  # one interface with the web servers
+                return server
+            return make
+
+        setups = [
+            ("apache", "off", apache("")),
+            ("apache", "direct-nonce", apache(f"    SSLOCSPEnable leaf\n    SSLOCSPDefaultResponder {responder.url}/\n"
+                                              "    SSLOCSPOverrideResponder on\n")),
+            ("apache", "direct", apache(f"    SSLOCSPEnable leaf\n    SSLOCSPDefaultResponder {responder.url}/\n"
+                                        "    SSLOCSPOverrideResponder on\n    SSLOCSPUseRequestNonce off\n")),
+            ("apache", "proxy", apache(f"    SSLOCSPEnable leaf\n    SSLOCSPDefaultResponder {proxy_url}\n"
+                                       "    SSLOCSPOverrideResponder on\n    SSLOCSPUseRequestNonce off\n")),
+            ("nginx", "off", nginx("")),
+            ("nginx", "proxy", nginx(f"        ssl_ocsp on;\n        ssl_ocsp_responder {proxy_url};\n")),
+            ("example", "off", example()),
+            ("example", "library", example("--client-cache", stapler.shm_path.parent / "clients",
+                                            "--client-policy", "hard")),
+        ]
+        # Every server runs for the whole benchmark, and the setups take turns, ROUNDS times: each
+        # figure is the median of its rounds, so that a slow moment of the machine hits every setup
+        # alike instead of one.
+        samples = {(group, name): [] for group, name, _ in setups}
+        servers = {}
         try:
-            for name, ocsp in setups.items():
-                server = Apache(tmp / f"apache-{name}", free_port(), server_cert, server_key,
-                                vhost_directives=base + ocsp)
-                server.start()
-                try:
-                    load(server.port, str(pki.ca_cert), str(client_cert), str(client_key), 1, 1)  # warm-up
-                    results[name] = load(server.port, str(pki.ca_cert), str(client_cert), str(client_key), seconds,
-                                         workers)
-                finally:
-                    server.stop()
+            for group, name, make in setups:
+                server = make(f"{group}-{name}")
+                if hasattr(server, "start"):
+                    server.start()
+                servers[(group, name)] = server
+                # Warm-up; for the library, the first handshake is the miss that makes the stapler fetch.
+                load(server.port, str(pki.ca_cert), str(client_cert), str(client_key), 1, 1)
+            for _ in range(rounds):
+                for key, server in servers.items():
+                    samples[key].append(load(server.port, str(pki.ca_cert), str(client_cert), str(client_key),
+                                             seconds, workers))
         finally:
+            for server in servers.values():
+                server.stop()
             stapler.close()
             responder.close()
 
-    off = results["off"]
-    print(f"# {seconds:g} s per setup, {workers} client processes, TLS 1.2 full handshakes, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'setup':<14} {'handshakes/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'rate/off':>9} {'p99/off':>8}")
-    for name, r in results.items():
-        print(f"{name:<14} {r['rate']:>13.0f} {r['p50'] * 1000:>8.2f} {r['p99'] * 1000:>8.2f} {r['failures']:>7} "
-              f"{r['rate'] / off['rate']:>9.2f} {r['p99'] / off['p99']:>8.2f}")
-    bad = [n for n, r in results.items() if r["failures"]]
+    def median_of(runs):
+        by_rate = sorted(runs, key=lambda r: r["rate"])
+        mid = by_rate[len(by_rate) // 2]
+        return {"rate": mid["rate"], "p50": statistics.median(r["p50"] for r in runs),
+                "p99": statistics.median(r["p99"] for r in runs), "failures": sum(r["failures"] for r in runs)}
+
+    results = {key: median_of(runs) for key, runs in samples.items()}
+    print(f"# {rounds} rounds of {seconds:g} s per setup (medians), {workers} client processes, "
+          f"TLS 1.2 full handshakes, {os.cpu_count()} CPUs")
+    print(f"{'server':<8} {'setup':<13} {'handshakes/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} "
+          f"{'rate/off':>9} {'p99/off':>8}")
+    for (group, name), r in results.items():
+        off = results[(group, "off")]
+        print(f"{group:<8} {name:<13} {r['rate']:>13.0f} {r['p50'] * 1000:>8.2f} {r['p99'] * 1000:>8.2f} "
+              f"{r['failures']:>7} {r['rate'] / off['rate']:>9.2f} {r['p99'] / off['p99']:>8.2f}")
+    bad = [f"{g} {n}" for (g, n), r in results.items() if r["failures"]]
     if bad:
         print(f"handshakes failed in: {', '.join(bad)}", file=sys.stderr)
         return 1

@@ -10,6 +10,9 @@
 //   callback        the SSL_CTX status callback that ocsp_staple_install() sets, called directly on an
 //                   SSL: key found by certificate pointer (hashed at install), lookup, OPENSSL_malloc,
 //                   SSL_set_tlsext_status_ocsp_resp (which frees the previous iteration's staple)
+//   client.check    what ocsp_client_check_install()'s callback adds to OpenSSL's chain verification
+//                   for a client certificate: the issuer's SHA-1 key hash, the client key (SHA-256),
+//                   lookup_status() in a client cache of ENTRIES entries, the verdict
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +28,7 @@
 
 #include "common/ossl_ptr.hpp"
 #include "ocsp_staple.h"
+#include "stapler/client_check.hpp"
 #include "stapler/shm_writer.hpp"
 
 namespace {
@@ -75,6 +79,7 @@ struct self_signed {
 
 using ocspkit::ossl::ssl_ctx_ptr;
 using ocspkit::ossl::ssl_ptr;
+using ocspkit::ossl::evp_md_ptr;
 using cache_ptr = std::unique_ptr<ocsp_staple_cache, ocspkit::ossl::deleter<ocsp_staple_cache_free>>;
 
 template <class F>
@@ -169,14 +174,42 @@ int main(int argc, char** argv) {
         if (callback(ssl.get(), arg) != SSL_TLSEXT_ERR_OK) die("callback did not staple");
     });
 
+    // The client cache: the same entries, the leaf filed under its client key (itself as the issuer).
+    const auto client_path = dir / "clients";
+    auto client_writer = shm_writer::open(client_path, {entries * 2, 4096}, ec);
+    if (!client_writer) die(ec.message().c_str());
+    for (std::uint32_t i = 0; i + 1 < entries; ++i) {
+        if (client_writer->put(key_n(i), e)) die("put");
+    }
+    evp_md_ptr sha1{EVP_MD_fetch(nullptr, "SHA1", nullptr)};
+    evp_md_ptr sha256{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
+    const auto leaf_key_hash = issuer_key_sha1(leaf.cert, sha1.get());
+    if (!leaf_key_hash) die("issuer_key_sha1");
+    if (client_writer->put(*client_cache_key(*leaf_key_hash, X509_get0_serialNumber(leaf.cert), sha256.get()), e))
+        die("put client");
+    auto client_reader = shm_reader::open(client_path.c_str(), ec);
+    if (!client_reader) die(ec.message().c_str());
+    const double t_client = ns_per_op(iterations, [&](long) {
+        const auto key_hash = issuer_key_sha1(leaf.cert, sha1.get());
+        const auto key = client_cache_key(*key_hash, X509_get0_serialNumber(leaf.cert), sha256.get());
+        lookup_result r;
+        const auto found = client_reader->lookup_status(*key, now, r);
+        if (decide(client_answer_of(found, r), client_policy::hard) != client_verdict::accept) die("client check");
+        sink += r.der_len;
+    });
+
     std::printf("entries=%u response_bytes=%zu cert_der_bytes=%zu iterations=%ld\n", entries, response_len,
                 leaf_der.size(), iterations);
     std::printf("reader.lookup  %8.1f ns/op\n", t_lookup);
     std::printf("reader.miss    %8.1f ns/op\n", t_miss);
     std::printf("c.lookup       %8.1f ns/op   (incl. SHA-256 of the certificate)\n", t_c);
     std::printf("callback       %8.1f ns/op   (key precomputed at install + lookup + OPENSSL_malloc + set_ocsp_resp)\n", t_cb);
+    std::printf("client.check   %8.1f ns/op   (issuer key SHA-1 + client key SHA-256 + lookup_status + verdict)\n",
+                t_client);
     std::fprintf(stderr, "(checksum %zu)\n", sink);
 
+    client_reader.reset();
+    client_writer.reset();
     reader.reset();
     writer.reset();
     std::filesystem::remove_all(dir, ec);

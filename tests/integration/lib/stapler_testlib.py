@@ -11,6 +11,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -286,7 +287,6 @@ class StapleServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.dir / f"staple-server-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")
-        self.output = ""  # stdout after the "listening on" line, as read_output() collected it
         self.proc = subprocess.Popen([STAPLE_SERVER, str(chain), str(key), str(cache), str(port),
                                       *[str(a) for a in extra_args]],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
@@ -308,26 +308,47 @@ class StapleServer:
             self.close()
             raise AssertionError(f"staple-example-server did not start ({line!r}):\n{self.log_text()}")
         self.port = int(m.group(1))
-        self.output = line[m.end():].lstrip(b"\n").decode("utf-8", "replace")
+        # The server prints a line or two per connection in its mTLS mode: a thread keeps reading them,
+        # so that a busy server never blocks on a full pipe.
+        self._output = [line[m.end():].lstrip(b"\n").decode("utf-8", "replace")]
+        self._output_changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+        self._read_upto = 0
+
+    def _read_stdout(self):
+        while True:
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            with self._output_changed:
+                if chunk:
+                    self._output.append(chunk.decode("utf-8", "replace"))
+                self._output_changed.notify_all()
+            if not chunk:
+                return
+
+    @property
+    def output(self):
+        with self._output_changed:
+            return "".join(self._output)
 
     def alive(self):
         return self.proc.poll() is None
 
     def read_output(self, until=None, timeout=10.0):
-        """Collects stdout into self.output until the regex `until` matches the text collected since this
-        call (or, without `until`, what is there now); returns that new text."""
-        start = len(self.output)
+        """The server's stdout since the previous call, once the regex `until` matches it (or, without
+        `until`, what is there now; after `timeout`, whatever came)."""
         deadline = time.monotonic() + timeout
-        while True:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.05)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if chunk:
-                    self.output += chunk.decode("utf-8", "replace")
-                    continue
-            new = self.output[start:]
-            if until is None or re.search(until, new) or time.monotonic() > deadline or not self.alive():
-                return new
+        with self._output_changed:
+            while True:
+                new = "".join(self._output)[self._read_upto:]
+                if until is None or re.search(until, new) or not self._reader.is_alive():
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._output_changed.wait(left)
+            self._read_upto += len(new)
+            return new
 
     def log_text(self):
         self._log.flush()
@@ -335,6 +356,7 @@ class StapleServer:
 
     def close(self):
         _stop(self.proc)
+        self._reader.join(timeout=5)  # EOF once the server is gone
         self.proc.stdout.close()
         self._log.close()
 
