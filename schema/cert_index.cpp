@@ -11,12 +11,18 @@
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
 #include "schema/import_rule.hpp"
+#include "schema/record_rows.hpp"
 
 namespace ocspkit::schema {
 
 namespace {
 
 using sqlite::statement;
+using rows::cert_columns;
+using rows::issuer_columns;
+using rows::read_cert;
+using rows::read_issuer;
+using rows::unix_seconds;
 
 struct reason_entry {
     revocation_reason reason;
@@ -35,65 +41,6 @@ constexpr std::array<reason_entry, 10> reason_names{{
     {revocation_reason::privilege_withdrawn, "privilegeWithdrawn"},
     {revocation_reason::aa_compromise, "aACompromise"},
 }};
-
-// Every SELECT of certificate rows lists these columns in this order; read_cert() decodes them.
-constexpr std::string_view cert_columns =
-    "issuer_id, serial, not_before, not_after, status, revocation_time, reason, invalidity_date, "
-    "hold_instruction, subject, cert_der, change_seq";
-
-constexpr std::string_view issuer_columns =
-    "id, subject, key_id, name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, name_hash_sha384, "
-    "key_hash_sha384, name_hash_sha512, key_hash_sha512, cert_der, enabled";
-
-std::optional<sys_seconds> optional_time(const statement& s, int column) {
-    if (auto v = s.column_optional_int(column)) return sys_seconds{std::chrono::seconds{*v}};
-    return std::nullopt;
-}
-
-std::optional<std::int64_t> unix_seconds(const std::optional<sys_seconds>& t) {
-    if (t) return t->time_since_epoch().count();
-    return std::nullopt;
-}
-
-cert_record read_cert(const statement& s) {
-    cert_record r;
-    r.issuer_id = s.column_int(0);
-    auto serial = serial_number::from_bytes(s.column_blob(1));
-    // The CHECK constraint on `serial` makes this unreachable unless the file was edited with CHECKs off.
-    if (!serial) throw index_error(fmt::format("corrupt certificate row: {}", serial.error_message()));
-    r.serial = std::move(*serial);
-    r.not_before = optional_time(s, 2);
-    r.not_after = optional_time(s, 3);
-    const std::int64_t status = s.column_int(4);
-    if (status < 0 || status > 2) throw index_error(fmt::format("corrupt certificate row: status {}", status));
-    r.status = static_cast<cert_status>(status);
-    r.revocation_time = optional_time(s, 5);
-    if (auto code = s.column_optional_int(6)) {
-        r.reason = reason_from_code(*code);
-        if (!r.reason) throw index_error(fmt::format("corrupt certificate row: reason code {}", *code));
-    }
-    r.invalidity_date = optional_time(s, 7);
-    if (!s.is_null(8)) r.hold_instruction = s.column_text(8);
-    r.subject = s.column_text(9);
-    if (!s.is_null(10)) r.cert_der = s.column_blob(10);
-    r.change_seq = s.column_int(11);
-    return r;
-}
-
-issuer_record read_issuer(const statement& s) {
-    issuer_record r;
-    r.id = s.column_int(0);
-    r.subject = s.column_text(1);
-    r.key_id = s.column_blob(2);
-    for (std::size_t i = 0; i < all_hash_algs.size(); ++i) {
-        const int column = 3 + 2 * static_cast<int>(i);
-        r.hashes.by_alg[i].name_hash = s.column_blob(column);
-        r.hashes.by_alg[i].key_hash = s.column_blob(column + 1);
-    }
-    r.cert_der = s.column_blob(11);
-    r.enabled = s.column_int(12) != 0;
-    return r;
-}
 
 // Binds the 11 content columns of `r` to parameters 1..11, in the order of cert_columns.
 void bind_cert(statement& s, const cert_record& r) {
