@@ -19,6 +19,7 @@
 #include "common/result.hpp"
 #include "common/serial.hpp"
 #include "common/sqlite.hpp"
+#include "schema/index_reader.hpp"
 
 namespace ocspkit::schema {
 
@@ -177,7 +178,7 @@ struct restore_summary {
     std::vector<std::string> revocations_kept;
 };
 
-class cert_index {
+class cert_index final : public index_reader {
 public:
     // read_only never creates or migrates. read_write refuses a database without our schema
     // ("run ocspctl init"); read_write_create creates the file and the schema. Every mode refuses a
@@ -202,16 +203,16 @@ public:
     std::int64_t add_issuer(X509* ca_cert);
     std::int64_t add_issuer(X509* ca_cert, sys_seconds created_at);
     std::vector<issuer_record> list_issuers() const;
-    std::optional<issuer_record> find_issuer(std::int64_t id) const;
+    std::optional<issuer_record> find_issuer(std::int64_t id) const override;
     // Matches by name hash + key hash (SHA-256), so the same CA in another file is found.
-    std::optional<issuer_record> find_issuer_by_cert(X509* ca_cert) const;
+    std::optional<issuer_record> find_issuer_by_cert(X509* ca_cert) const override;
     // Matches a CertID's issuerNameHash + issuerKeyHash under `alg` (RFC 6960 §4.1.1).
     std::optional<issuer_record> find_issuer_by_hashes(hash_alg alg, const name_and_key_hash& hashes) const;
     // Throws not_found_error for an unknown id. A no-op (no change counted) when already in that state.
     void set_issuer_enabled(std::int64_t id, bool enabled);
 
     // --- certificates ---
-    std::optional<cert_record> find_certificate(std::int64_t issuer_id, const serial_number& serial) const;
+    std::optional<cert_record> find_certificate(std::int64_t issuer_id, const serial_number& serial) const override;
     // The serial under every issuer that has it, in issuer id order (serials are unique per issuer only).
     std::vector<cert_record> find_certificates_by_serial(const serial_number& serial) const;
     std::vector<cert_record> list_certificates(std::optional<std::int64_t> issuer_id,
@@ -264,11 +265,11 @@ public:
 
     // --- change tracking: any write (ours or a foreign writer, through triggers) bumps it ---
     // Issuer changes bump it too but list no certificates: reload issuers when it moves.
-    std::int64_t current_change_seq() const;
+    std::int64_t current_change_seq() const override;
     // Certificates inserted, updated or deleted after `seq`, oldest first, at most `limit`. One bulk
     // write stamps all its rows with one number, so a result of exactly `limit` entries may have left
     // out rows with the last number returned: treat it as "everything may have changed".
-    std::vector<changed_cert> changes_since(std::int64_t seq, std::size_t limit = 100000) const;
+    std::vector<changed_cert> changes_since(std::int64_t seq, std::size_t limit = 100000) const override;
 
     // --- backup and restore (cert_index_backup.cpp) ---
     // Writes a consistent copy of the database `db` to `target` (which must not exist) with the SQLite

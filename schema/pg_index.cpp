@@ -47,20 +47,20 @@ pg_index pg_index::open(const std::string& conninfo) {
     return pg_index(std::move(db));
 }
 
-std::vector<issuer_record> pg_index::list_issuers() {
+std::vector<issuer_record> pg_index::list_issuers() const {
     const auto r = db_.query(fmt::format("SELECT {} FROM issuers ORDER BY id", rows::issuer_columns));
     std::vector<issuer_record> out;
     for (int i = 0; i < r.rows(); ++i) out.push_back(rows::read_issuer(pg_row(r, i)));
     return out;
 }
 
-std::optional<issuer_record> pg_index::find_issuer(std::int64_t id) {
+std::optional<issuer_record> pg_index::find_issuer(std::int64_t id) const {
     const auto r = db_.query(fmt::format("SELECT {} FROM issuers WHERE id = $1", rows::issuer_columns), {id});
     if (r.rows() == 0) return std::nullopt;
     return rows::read_issuer(pg_row(r, 0));
 }
 
-std::optional<issuer_record> pg_index::find_issuer_by_hashes(hash_alg alg, const name_and_key_hash& hashes) {
+std::optional<issuer_record> pg_index::find_issuer_by_hashes(hash_alg alg, const name_and_key_hash& hashes) const {
     const auto name = hash_name(alg);
     const auto r = db_.query(fmt::format("SELECT {} FROM issuers WHERE name_hash_{} = $1 AND key_hash_{} = $2 "
                                          "ORDER BY id LIMIT 1",
@@ -70,12 +70,12 @@ std::optional<issuer_record> pg_index::find_issuer_by_hashes(hash_alg alg, const
     return rows::read_issuer(pg_row(r, 0));
 }
 
-std::optional<issuer_record> pg_index::find_issuer_by_cert(X509* ca_cert) {
+std::optional<issuer_record> pg_index::find_issuer_by_cert(X509* ca_cert) const {
     return find_issuer_by_hashes(
         hash_alg::sha256, {issuer_name_hash(ca_cert, hash_alg::sha256), issuer_key_hash(ca_cert, hash_alg::sha256)});
 }
 
-std::optional<cert_record> pg_index::find_certificate(std::int64_t issuer_id, const serial_number& serial) {
+std::optional<cert_record> pg_index::find_certificate(std::int64_t issuer_id, const serial_number& serial) const {
     const auto r = db_.query(
         fmt::format("SELECT {} FROM certificates WHERE issuer_id = $1 AND serial = $2", rows::cert_columns),
         {issuer_id, as_param(serial.bytes())});
@@ -83,11 +83,11 @@ std::optional<cert_record> pg_index::find_certificate(std::int64_t issuer_id, co
     return rows::read_cert(pg_row(r, 0));
 }
 
-std::int64_t pg_index::current_change_seq() {
+std::int64_t pg_index::current_change_seq() const {
     return db_.query("SELECT value FROM change_counter WHERE id = 1").integer(0, 0);
 }
 
-std::vector<changed_cert> pg_index::changes_since(std::int64_t seq, std::size_t limit) {
+std::vector<changed_cert> pg_index::changes_since(std::int64_t seq, std::size_t limit) const {
     const auto r = db_.query("SELECT issuer_id, serial, change_seq FROM certificates WHERE change_seq > $1 "
                              "UNION ALL "
                              "SELECT issuer_id, serial, change_seq FROM deleted_certificates WHERE change_seq > $1 "

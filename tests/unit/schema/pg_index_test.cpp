@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "schema/index_reader.hpp"
 #include "schema/pg_migrations.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/test_pki.hpp"
@@ -143,6 +144,32 @@ TEST_F(pg_index_test, the_change_feed_lists_rows_and_tombstones_after_a_number) 
     EXPECT_EQ(pg.current_change_seq(), changes[1].change_seq);
     EXPECT_EQ(pg.find_certificate(issuer_, *serial_number::from_hex("01"))->status, cert_status::revoked);
     EXPECT_FALSE(pg.find_certificate(issuer_, *serial_number::from_hex("02")));
+}
+
+TEST_F(pg_index_test, open_index_reader_picks_the_backend_from_the_database_string) {
+    write_both({record("0A"), record("0B", cert_status::revoked)});
+    const auto from_file = open_index_reader((dir_ / "index.db").string());
+    const auto from_server = open_index_reader(conninfo_);
+    EXPECT_NE(dynamic_cast<const cert_index*>(from_file.get()), nullptr);
+    EXPECT_NE(dynamic_cast<const pg_index*>(from_server.get()), nullptr);
+    for (const auto* reader : {from_file.get(), from_server.get()}) {
+        const auto issuer = reader->find_issuer_by_cert(ca_.cert.get());
+        ASSERT_TRUE(issuer);
+        EXPECT_EQ(issuer->id, issuer_);
+        const auto revoked = reader->find_certificate(issuer_, *serial_number::from_hex("0B"));
+        ASSERT_TRUE(revoked);
+        EXPECT_EQ(revoked->status, cert_status::revoked);
+        EXPECT_EQ(revoked->reason, revocation_reason::key_compromise);
+        EXPECT_EQ(reader->changes_since(0, 100).size(), 2U);
+        EXPECT_GT(reader->current_change_seq(), 0);
+    }
+    // A URI is a server too; one that cannot be reached says where, without the password.
+    try {
+        open_index_reader("postgresql://ocspkit:s3cret@/nowhere?host=" + (dir_ / "no-socket-here").string());
+        FAIL() << "opened a server that does not exist";
+    } catch (const pg::pg_error& e) {
+        EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+    }
 }
 
 TEST_F(pg_index_test, a_database_without_the_schema_is_refused_with_the_fix) {
