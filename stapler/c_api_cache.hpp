@@ -50,7 +50,9 @@ struct client_counters {
 struct miss_socket {
     sockaddr_un address{};
     socklen_t address_len = 0;
-    int fd = -1;  // a non-blocking datagram socket, made by the first ocsp_client_check_install()
+    // A non-blocking datagram socket, made by the first ocsp_client_check_install(); atomic because a
+    // later install (another SSL_CTX) may make it while handshakes on the first one send.
+    std::atomic<int> fd{-1};
 
     explicit miss_socket(const char* cache_path) noexcept;
     ~miss_socket();

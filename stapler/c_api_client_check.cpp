@@ -38,19 +38,20 @@ c_api::miss_socket::miss_socket(const char* cache_path) noexcept {
 }
 
 c_api::miss_socket::~miss_socket() {
-    if (fd >= 0) ::close(fd);
+    if (const int s = fd.load(); s >= 0) ::close(s);
 }
 
 bool c_api::miss_socket::ready() noexcept {
-    if (fd >= 0) return true;
-    fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    return fd >= 0;
+    if (fd.load() >= 0) return true;  // installs are serialised by the cache's bindings_mutex
+    fd.store(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    return fd.load() >= 0;
 }
 
 bool c_api::miss_socket::send(const std::uint8_t* data, std::size_t len) const noexcept {
-    if (fd < 0 || address_len == 0) return false;
+    const int s = fd.load(std::memory_order_acquire);
+    if (s < 0 || address_len == 0) return false;
     const int saved_errno = errno;  // the server's errno is not ours to change
-    const ssize_t sent = ::sendto(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+    const ssize_t sent = ::sendto(s, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
                                   reinterpret_cast<const sockaddr*>(&address), address_len);
     errno = saved_errno;
     return sent == static_cast<ssize_t>(len);
