@@ -86,6 +86,13 @@ constexpr Oid bytea_oid = 17;
 
 }  // namespace
 
+bool pg_error::transient() const noexcept {
+    if (connection_bad_) return true;
+    const std::string_view state = sqlstate_;
+    return state.starts_with("08") || state.starts_with("53") || state == "57P01" || state == "57P02" ||
+           state == "57P03" || state == "40001";
+}
+
 database_kind database_kind_of(std::string_view database) noexcept {
     if (starts_with(database, "postgresql://") || starts_with(database, "postgres://")) return database_kind::postgresql;
     std::size_t i = 0;
@@ -133,7 +140,14 @@ std::int64_t result::affected() const {
 }
 
 connection::connection(const std::string& conninfo) : redacted_(redact_conninfo(conninfo)) {
-    conn_.reset(PQconnectdb(conninfo.c_str()));
+    // Defaults first, the caller's string last (expand_dbname): what the operator wrote wins. Without a
+    // connect timeout, a server behind a dropped route holds the connecting thread for minutes (the
+    // kernel's SYN retries); without keepalives, a query on a half-open TCP connection never returns.
+    static constexpr const char* keywords[] = {"connect_timeout",     "keepalives",          "keepalives_idle",
+                                               "keepalives_interval", "keepalives_count",    "fallback_application_name",
+                                               "dbname",              nullptr};
+    const char* values[] = {"5", "1", "10", "5", "3", "ocspkit", conninfo.c_str(), nullptr};
+    conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
         throw pg_error("cannot connect to PostgreSQL at " + redacted_ + ": " + connection_message(conn_.get()), "", true);
 }

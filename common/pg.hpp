@@ -30,6 +30,10 @@ public:
     const std::string& sqlstate() const noexcept { return sqlstate_; }
     // The connection is gone (server stopped, network): reconnect, the statement was not the problem.
     bool connection_bad() const noexcept { return connection_bad_; }
+    // Worth trying again later rather than a fault of the statement: the connection is gone, the server
+    // is shutting down, starting or out of connections (SQLSTATE classes 08, 53, 57P0x), or a hot standby
+    // cancelled the query for a conflict with replay (40001).
+    bool transient() const noexcept;
 
 private:
     std::string sqlstate_;

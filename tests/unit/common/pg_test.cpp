@@ -72,6 +72,7 @@ TEST_F(pg_live, server_errors_carry_their_sqlstate) {
     } catch (const pg_error& e) {
         EXPECT_EQ(e.sqlstate(), "23505") << e.what();
         EXPECT_FALSE(e.connection_bad());
+        EXPECT_FALSE(e.transient()) << "a duplicate key is the statement's fault, not worth retrying";
     }
     EXPECT_THROW(c.exec("SELEC 1"), pg_error);
     EXPECT_TRUE(c.healthy());
@@ -90,6 +91,15 @@ TEST_F(pg_live, a_failed_connection_names_the_server_without_the_password) {
     }
 }
 
+// The connection's defaults (timeouts, keepalives, an application name) apply unless the operator's
+// string says otherwise.
+TEST_F(pg_live, the_connection_string_overrides_the_defaults) {
+    connection plain(server_->conninfo());
+    EXPECT_EQ(plain.query("SELECT current_setting('application_name')").text(0, 0), "ocspkit");
+    connection named(server_->conninfo() + " application_name=replica-b");
+    EXPECT_EQ(named.query("SELECT current_setting('application_name')").text(0, 0), "replica-b");
+}
+
 TEST_F(pg_live, a_stopped_server_is_a_bad_connection_and_comes_back) {
     const auto info = server_->create_database("restart_test");
     connection c(info);
@@ -100,6 +110,13 @@ TEST_F(pg_live, a_stopped_server_is_a_bad_connection_and_comes_back) {
         FAIL() << "a query on a stopped server succeeded";
     } catch (const pg_error& e) {
         EXPECT_TRUE(e.connection_bad()) << e.what();
+        EXPECT_TRUE(e.transient());
+    }
+    try {
+        connection refused(info);
+        FAIL() << "connected to a stopped server";
+    } catch (const pg_error& e) {
+        EXPECT_TRUE(e.transient()) << e.what();
     }
     server_->start();
     connection again(info);
