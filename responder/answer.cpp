@@ -442,6 +442,8 @@ answer_result answer(const decode_result& decoded, const issuer_set& issuers, co
         // A locked database is transient; anything else from the index is our fault, not the client's.
         return refuse(e.is_busy() ? ocsp_status::try_later : ocsp_status::internal_error,
                       std::string("index lookup: ") + e.what());
+    } catch (const schema::index_unavailable& e) {
+        return refuse(ocsp_status::try_later, std::string("index lookup: ") + e.what());
     } catch (const std::exception& e) {
         return refuse(ocsp_status::internal_error, std::string("index lookup: ") + e.what());
     }

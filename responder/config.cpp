@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/pg.hpp"
 #include "common/toml_reader.hpp"
 
 namespace ocspkit::responder {
@@ -96,14 +97,21 @@ issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t in
 
 }  // namespace
 
+std::string index_location::describe() const { return is_file ? spec : pg::redact_conninfo(spec); }
+
 responder_config parse_config(std::string_view toml_text, const std::filesystem::path& origin) {
     toml::table root = toml_reader::parse(toml_text, origin);
     reader r(origin);
     responder_config c;
     c.source = origin;
     r.reject_unknown(root, "", {"database", "server", "log", "issuer"});
-    c.database = r.path(root, "", "database");
-    if (c.database.empty()) r.fail(nullptr, "database", "is required (the SQLite index made by ocspctl init)");
+    const auto database = r.string(root, "", "database");
+    if (!database)
+        r.fail(nullptr, "database", "is required (the index made by ocspctl init: a SQLite file or a PostgreSQL "
+                                    "connection string)");
+    if (database->empty()) r.fail(root.get("database"), "database", "must not be empty");
+    c.database.is_file = pg::database_kind_of(*database) == pg::database_kind::sqlite_file;
+    c.database.spec = c.database.is_file ? r.resolve(*database).string() : *database;
     if (const toml::node* n = root.get("server")) {
         if (!n->is_table()) r.fail(n, "server", "must be a table [server]");
         parse_server(r, *n->as_table(), c.server);

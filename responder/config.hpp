@@ -61,9 +61,21 @@ struct log_config {
     ocspkit::log_format format = ocspkit::log_format::text;  // "json": one object per line (journald, Loki)
 };
 
+// Where the index lives, as `database =` names it: the path of a SQLite file (relative paths resolved
+// against the configuration file's folder) or a PostgreSQL connection string (pg::database_kind_of).
+struct index_location {
+    std::string spec;  // what schema::open_index_reader() takes: the resolved path or the connection string
+    bool is_file = true;
+
+    std::filesystem::path file() const { return spec; }
+    // For logs, messages and /health: the path, or the connection string with any password masked.
+    std::string describe() const;
+    friend bool operator==(const index_location&, const index_location&) = default;
+};
+
 struct responder_config {
-    std::filesystem::path source;    // the config file itself
-    std::filesystem::path database;  // the SQLite index written by ocspctl
+    std::filesystem::path source;  // the config file itself
+    index_location database;       // the index written by ocspctl
     server_config server;
     log_config log;
     std::vector<issuer_config> issuers;

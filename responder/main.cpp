@@ -73,7 +73,8 @@ std::string monotonic_usec() {
 // The index must be usable by the user we run as before anything opens it: SQLite alone would say
 // "unable to open database file" or, later, "attempt to write a readonly database".
 void check_index(const responder_config& config) {
-    if (auto problem = index_access_problem(config.database); !problem.empty())
+    if (!config.database.is_file) return;  // a server: connecting (build_issuer_profiles) says what is wrong
+    if (auto problem = index_access_problem(config.database.file()); !problem.empty())
         throw config_error(fmt::format("{}: database: {}", config.source.string(), problem));
 }
 

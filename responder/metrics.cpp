@@ -92,11 +92,18 @@ std::string responder_metrics::render(const gauges& g) const {
            signatures_.load());
     single("ocsp_signing_queue_depth", "gauge", "Signing jobs waiting for or running on the signing pool.",
            g.signing_queue_depth);
-    single("ocsp_try_later_total", "counter", "Requests answered tryLater because the signing queue was full.",
+    single("ocsp_try_later_total", "counter", "Requests answered tryLater: the signing queue was full or the index's database unreachable.",
            try_later_.load());
     single("ocsp_open_connections", "gauge", "Open client connections.", g.open_connections);
     append(out, "# HELP ocsp_index_change_sequence The index's change sequence up to which the cache reflects it.\n"
          "# TYPE ocsp_index_change_sequence gauge\nocsp_index_change_sequence {}\n", g.index_change_sequence);
+    single("ocsp_index_database_up", "gauge",
+           "1 while the index's database answers; 0 while a PostgreSQL server is unreachable (cached answers are "
+           "still served, misses answer tryLater).",
+           g.database_up ? 1 : 0);
+    single("ocsp_index_database_reconnects_total", "counter",
+           "Times the responder connected to the index's database again after losing it.",
+           database_reconnects_.load());
     append(out, "# HELP ocsp_signer_seconds_to_expiry Seconds until each issuer's signing certificate expires.\n"
          "# TYPE ocsp_signer_seconds_to_expiry gauge\n");
     for (auto& [name, seconds] : g.signer_seconds_to_expiry)

@@ -26,6 +26,7 @@ public:
     void count_cache(bool hit) { (hit ? cache_hits_ : cache_misses_).fetch_add(1, std::memory_order_relaxed); }
     void count_try_later() { try_later_.fetch_add(1, std::memory_order_relaxed); }
     void count_signature() { signatures_.fetch_add(1, std::memory_order_relaxed); }
+    void count_database_reconnect() { database_reconnects_.fetch_add(1, std::memory_order_relaxed); }
 
     // Values that live elsewhere are read at render time.
     struct gauges {
@@ -34,6 +35,7 @@ public:
         std::size_t signing_queue_depth = 0;
         std::size_t open_connections = 0;
         std::int64_t index_change_sequence = -1;  // last change of the index applied to the cache; -1 before the first poll
+        bool database_up = true;                  // the index's server answers (always true for SQLite)
         std::vector<std::pair<std::string, double>> signer_seconds_to_expiry;  // issuer name -> seconds
     };
     std::string render(const gauges& g) const;
@@ -47,6 +49,7 @@ private:
     std::atomic<std::uint64_t> latency_sum_ns_{0};
     std::atomic<std::uint64_t> latency_count_{0};
     std::atomic<std::uint64_t> cache_hits_{0}, cache_misses_{0}, try_later_{0}, signatures_{0};
+    std::atomic<std::uint64_t> database_reconnects_{0};
 };
 
 }  // namespace ocspkit::responder

@@ -11,6 +11,7 @@
 
 #include "common/pem.hpp"
 #include "protocol/cache_headers.hpp"
+#include "common/pg.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
@@ -33,7 +34,7 @@ std::shared_ptr<const cached_answer> error_answer(ocsp_status status) {
 }  // namespace
 
 std::vector<issuer_profile> build_issuer_profiles(const responder_config& config, sys_seconds now) {
-    auto index = schema::cert_index::open(config.database, sqlite::open_mode::read_only);
+    const auto index = schema::open_index_reader(config.database.spec);
     std::vector<issuer_profile> profiles;
     for (const auto& ic : config.issuers) {
         ossl::x509_ptr ca;
@@ -42,11 +43,11 @@ std::vector<issuer_profile> build_issuer_profiles(const responder_config& config
         } catch (const std::exception& e) {
             throw config_error(fmt::format("{}: issuer '{}': {}", config.source.string(), ic.name, e.what()));
         }
-        auto record = index.find_issuer_by_cert(ca.get());
+        auto record = index->find_issuer_by_cert(ca.get());
         if (!record)
             throw config_error(fmt::format("{}: issuer CA {} ({}) is not registered in {}; run `ocspctl issuer add`",
                                            config.source.string(), ic.ca_file.string(), subject_rfc2253(ca.get()),
-                                           config.database.string()));
+                                           config.database.describe()));
         issuer_profile p;
         p.issuer_id = record->id;
         p.name = ic.name.empty() ? record->subject : ic.name;
@@ -73,7 +74,7 @@ std::vector<issuer_profile> build_issuer_profiles(const responder_config& config
     return profiles;
 }
 
-std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::cert_index& index) {
+std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::index_reader& index) {
     std::vector<issuer_profile> enabled;
     for (const auto& p : all) {
         auto rec = index.find_issuer(p.issuer_id);
@@ -94,9 +95,10 @@ ocsp_service::ocsp_service(const responder_config& config, const clock_source& c
       unauthorized_(error_answer(ocsp_status::unauthorized)),
       internal_error_(error_answer(ocsp_status::internal_error)) {
     all_profiles_ = build_issuer_profiles(config_, clock_.now_seconds());
-    auto index = schema::cert_index::open(config_.database, sqlite::open_mode::read_only);
-    if (auto id = identify_file(config_.database)) opened_file_ = *id;
-    issuers_.store(enabled_set(all_profiles_, index));
+    auto index = schema::open_index_reader(config_.database.spec);
+    if (config_.database.is_file)
+        if (auto id = identify_file(config_.database.file())) opened_file_ = *id;
+    issuers_.store(enabled_set(all_profiles_, *index));
     open_on_every_signing_thread();
     watcher_ = std::jthread([this](std::stop_token st) { watch_changes(st); });
 }
@@ -144,31 +146,87 @@ void ocsp_service::open_on_every_signing_thread() {
     if (!failure.empty()) throw schema::index_error(failure);
 }
 
-schema::cert_index& ocsp_service::thread_index() {
-    // One read-only connection per signing thread: SQLite handles are not shared between threads.
-    thread_local std::unique_ptr<schema::cert_index> index;
-    thread_local std::filesystem::path opened;
-    thread_local std::uint64_t generation = 0;
+namespace {
+
+// One reader per signing thread: SQLite handles and libpq connections are not shared between threads.
+struct thread_reader {
+    std::unique_ptr<schema::index_reader> index;
+    std::string opened;  // the database string it was opened from
+    std::uint64_t generation = 0;
+};
+thread_local thread_reader this_thread_reader;
+
+}  // namespace
+
+schema::index_reader& ocsp_service::thread_index() {
+    auto& t = this_thread_reader;
+    if (!database_reachable_.load()) {
+        std::lock_guard lock(file_mutex_);
+        throw schema::index_unavailable(unreachable_why_);
+    }
     const std::uint64_t current = index_generation_.load();
-    if (!index || opened != config_.database || generation != current) {
-        auto fresh = std::make_unique<schema::cert_index>(
-            schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+    if (!t.index || t.opened != config_.database.spec || t.generation != current) {
+        t.index.reset();
+        auto fresh = schema::open_index_reader(config_.database.spec);
         // Never answer from a file the watcher has not vetted (a foreign database copied over the path
         // would answer "unknown" for every serial): internalError is the honest answer then.
-        file_identity expected;
-        {
-            std::lock_guard lock(file_mutex_);
-            expected = opened_file_;
+        if (config_.database.is_file) {
+            file_identity expected;
+            {
+                std::lock_guard lock(file_mutex_);
+                expected = opened_file_;
+            }
+            if (auto now = identify_file(config_.database.file()); !now || *now != expected)
+                throw schema::index_error(fmt::format("index {} is not the file the responder opened; waiting for "
+                                                      "the change watcher to reopen it",
+                                                      config_.database.describe()));
         }
-        if (auto now = identify_file(config_.database); !now || *now != expected)
-            throw schema::index_error(fmt::format("index {} is not the file the responder opened; waiting for the "
-                                                  "change watcher to reopen it",
-                                                  config_.database.string()));
-        index = std::move(fresh);
-        opened = config_.database;
-        generation = current;
+        t.index = std::move(fresh);
+        t.opened = config_.database.spec;
+        t.generation = current;
     }
-    return *index;
+    return *t.index;
+}
+
+template <class Read>
+auto ocsp_service::read_index(Read&& read) -> decltype(read(std::declval<schema::index_reader&>())) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            return read(thread_index());
+        } catch (const pg::pg_error& e) {
+            if (!e.transient()) throw;
+            this_thread_reader.index.reset();
+            if (attempt == 0) continue;
+            // Connecting failed too: tell the other threads, so that misses answer tryLater at once
+            // until the watcher is connected again. A cancelled query on a hot standby is not that.
+            if (e.connection_bad()) report_unreachable(e.what());
+            throw schema::index_unavailable(e.what());
+        }
+    }
+}
+
+void ocsp_service::report_unreachable(const std::string& why) {
+    std::lock_guard lock(file_mutex_);
+    unreachable_why_ = why;
+    if (!database_reachable_.exchange(false)) return;
+    unreachable_since_ = std::chrono::steady_clock::now();
+    logger()->error("index {} unreachable: {}; serving cached answers until their nextUpdate, misses answer "
+                    "tryLater, reconnecting",
+                    config_.database.describe(), why);
+}
+
+void ocsp_service::report_reachable() {
+    if (database_reachable_.load()) return;
+    // Every signing thread reconnects: their connections died with the server's.
+    index_generation_.fetch_add(1);
+    std::lock_guard lock(file_mutex_);
+    if (database_reachable_.exchange(true)) return;
+    metrics_.count_database_reconnect();
+    const auto down = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                            unreachable_since_);
+    logger()->warn("index {} reachable again after {:.1f} s; catching up from change sequence {}",
+                   config_.database.describe(), static_cast<double>(down.count()) / 1000.0,
+                   applied_change_seq_.load());
 }
 
 std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std::uint8_t>& der,
@@ -177,7 +235,7 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     const std::uint64_t generation = cache_.generation();
     const sys_seconds now = clock_.now_seconds();
     cert_lookup lookup = [this](std::int64_t issuer_id, const serial_number& serial) {
-        return thread_index().find_certificate(issuer_id, serial);
+        return read_index([&](schema::index_reader& index) { return index.find_certificate(issuer_id, serial); });
     };
     answer_result result = answer(decoded, *issuers, lookup, now);
     auto entry = std::make_shared<cached_answer>();
@@ -213,7 +271,9 @@ std::shared_ptr<const cached_answer> ocsp_service::find_cached(std::span<const s
     auto hit = cache_.find(key);
     if (!hit || now >= hit->meta.next_update) return nullptr;
     metrics_.count_cache(true);
-    if (now >= hit->refresh_at && !hit->refresh_scheduled.exchange(true)) schedule_resign(std::string(key));
+    // No re-sign while the database is unreachable: it would fail, and the answer is served until nextUpdate.
+    if (now >= hit->refresh_at && database_reachable_.load() && !hit->refresh_scheduled.exchange(true))
+        schedule_resign(std::string(key));
     return hit;
 }
 
@@ -228,6 +288,10 @@ asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_miss(
     auto issuers = issuers_.load();
     for (const auto& c : decoded->certs) {
         if (!issuers->match(c)) co_return unauthorized_;
+    }
+    if (!database_reachable_.load()) {
+        metrics_.count_try_later();
+        co_return try_later_;
     }
     if (queued_.fetch_add(1) >= config_.server.signing_queue) {
         queued_.fetch_sub(1);
@@ -270,7 +334,9 @@ void ocsp_service::schedule_resign(std::string request_der) {
             auto issuers = issuers_.load();
             for (const auto& c : decoded->certs)
                 if (!issuers->match(c)) return;
-            compute(bytes, decoded, issuers);
+            // A failed re-sign (the database unreachable) leaves the old answer, to be tried again later.
+            if (compute(bytes, decoded, issuers)->meta.status != ocsp_status::successful)
+                if (auto old = cache_.find(der)) old->refresh_scheduled.store(false);
         } catch (const std::exception& e) {
             logger()->error("background re-sign failed: {}", e.what());
         }
@@ -281,12 +347,12 @@ status ocsp_service::reload() {
     try {
         auto fresh = load_config(config_.source);
         auto profiles = build_issuer_profiles(fresh, clock_.now_seconds());
-        auto index = schema::cert_index::open(fresh.database, sqlite::open_mode::read_only);
+        auto index = schema::open_index_reader(fresh.database.spec);
         std::lock_guard lock(reload_mutex_);
         if (fresh.database != config_.database)
-            return error{errc::unsupported, "database path changes need a restart; configuration not reloaded"};
+            return error{errc::unsupported, "database changes need a restart; configuration not reloaded"};
         all_profiles_ = std::move(profiles);
-        issuers_.store(enabled_set(all_profiles_, index));
+        issuers_.store(enabled_set(all_profiles_, *index));
         cache_.clear();
         return success();
     } catch (const std::exception& e) {
@@ -305,11 +371,21 @@ asio::awaitable<ocsp_service::health_report> ocsp_service::health() {
             {
                 std::lock_guard lock(file_mutex_);
                 problem = reopen_error_;
-                if (problem.empty()) problem = index_file_problem(config_.database, opened_file_);
+                if (problem.empty() && config_.database.is_file)
+                    problem = index_file_problem(config_.database.file(), opened_file_);
             }
             try {
-                const auto seq = thread_index().current_change_seq();
+                const auto seq = read_index([](schema::index_reader& index) { return index.current_change_seq(); });
                 if (problem.empty()) r.text += fmt::format("database: ok (change sequence {})\n", seq);
+            } catch (const schema::index_unavailable& e) {
+                // Still answering from the cache: not a failure a load balancer should act on alone.
+                std::lock_guard lock(file_mutex_);
+                const auto down = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                                   unreachable_since_);
+                r.degraded = true;
+                r.text += fmt::format("database: DEGRADED unreachable for {} s ({}); serving cached answers, "
+                                      "misses answer tryLater\n",
+                                      down.count(), unreachable_why_.empty() ? e.what() : unreachable_why_);
             } catch (const std::exception& e) {
                 if (problem.empty()) problem = e.what();
             }
@@ -338,6 +414,7 @@ responder_metrics::gauges ocsp_service::gauges() const {
     g.cache_bytes = cache_.bytes_used();
     g.signing_queue_depth = queued_.load();
     g.index_change_sequence = applied_change_seq_.load();
+    g.database_up = database_reachable_.load();
     const sys_seconds now = clock_.now_seconds();
     for (const auto& p : issuers_.load()->profiles())
         g.signer_seconds_to_expiry.emplace_back(p.name, static_cast<double>((p.signing->not_after() - now).count()));

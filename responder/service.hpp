@@ -1,8 +1,13 @@
 #pragma once
 // The responder's engine between HTTP and the protocol core: picks cached answers on the network
-// thread, sends misses and nonce requests to a bounded signing pool (which alone touches SQLite and
+// thread, sends misses and nonce requests to a bounded signing pool (which alone touches the index and
 // private keys), and follows the index's change counter so revocations are served within a poll.
+//
+// The index is a SQLite file or a PostgreSQL server (primary or hot standby). When the server cannot
+// be reached, cached answers go on being served until their nextUpdate, misses answer tryLater at once,
+// /health says degraded, and the watcher reconnects with backoff and catches up on what changed.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -21,6 +26,7 @@
 #include "responder/index_file.hpp"
 #include "responder/metrics.hpp"
 #include "responder/response_cache.hpp"
+#include "schema/index_reader.hpp"
 
 namespace ocspkit::responder {
 
@@ -28,7 +34,7 @@ namespace ocspkit::responder {
 // registered in the index, and drops issuers the index marks disabled. Throws config_error.
 std::vector<issuer_profile> build_issuer_profiles(const responder_config& config, sys_seconds now);
 // The profiles whose issuers the index has enabled.
-std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::cert_index& index);
+std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::index_reader& index);
 
 class ocsp_service {
 public:
@@ -49,8 +55,12 @@ public:
     // the cache is dropped.
     status reload();
 
+    // ok false: /health answers 503 (a signer expired, no issuer, the SQLite file unusable). degraded:
+    // the database is unreachable but cached answers are served, so /health still answers 200 and says
+    // DEGRADED: a load balancer that should drain such replicas matches the text.
     struct health_report {
         bool ok = true;
+        bool degraded = false;
         std::string text;
     };
     boost::asio::awaitable<health_report> health();
@@ -66,13 +76,25 @@ private:
                                                  const std::shared_ptr<const issuer_set>& issuers);
     void schedule_resign(std::string request_der);
     void watch_changes(std::stop_token stop);
-    void apply_issuer_flags(schema::cert_index& index);
+    void apply_issuer_flags(schema::index_reader& index);
     // The watcher's answer to a database file replaced under its path: reopen it (new issuer ids,
     // everything cached dropped) or, when the new file cannot be used, keep the old and say why.
-    void reopen_replaced(std::unique_ptr<schema::cert_index>& index, std::int64_t& seen, const file_identity& now);
-    void log_changes(schema::cert_index& index, const std::vector<schema::changed_cert>& changes, std::int64_t seq,
+    void reopen_replaced(std::unique_ptr<schema::index_reader>& index, std::int64_t& seen, const file_identity& now);
+    // The SQLite file's checks of one poll: false when there is no file to read yet.
+    bool check_index_file(std::unique_ptr<schema::index_reader>& index, std::int64_t& seen,
+                          std::chrono::steady_clock::time_point& next_reopen);
+    void apply_changes(schema::index_reader& index, std::int64_t& seen);
+    void log_changes(schema::index_reader& index, const std::vector<schema::changed_cert>& changes, std::int64_t seq,
                      bool bulk);
-    schema::cert_index& thread_index();
+    // This signing thread's reader, opened on first use and again after the watcher reopened the index.
+    // Throws schema::index_unavailable while the database is unreachable.
+    schema::index_reader& thread_index();
+    // Runs `read` on this thread's reader; a transient database error is retried once on a fresh
+    // connection (a restarted server or a failover), then thrown as schema::index_unavailable.
+    template <class Read>
+    auto read_index(Read&& read) -> decltype(read(std::declval<schema::index_reader&>()));
+    void report_unreachable(const std::string& why);
+    void report_reachable();
     void open_on_every_signing_thread();
 
     responder_config config_;
@@ -86,11 +108,17 @@ private:
     boost::asio::thread_pool pool_;
     std::atomic<std::size_t> queued_{0};
     std::atomic<std::int64_t> applied_change_seq_{-1};
+    // False from a failed connection to the PostgreSQL server until the watcher has connected again;
+    // always true for SQLite. Read on every miss, so misses do not each wait for a connection attempt.
+    std::atomic<bool> database_reachable_{true};
     // Bumped when the watcher reopens a replaced database: each signing thread then reopens its own.
     std::atomic<std::uint64_t> index_generation_{0};
     mutable std::mutex file_mutex_;
     file_identity opened_file_;   // what the open connections read (file_mutex_)
     std::string reopen_error_;    // why a replaced database was not reopened, "" (file_mutex_)
+    std::string missing_file_;     // why the SQLite path names no usable file, logged once per reason (watcher)
+    std::string unreachable_why_;  // the error that made the database unreachable (file_mutex_)
+    std::chrono::steady_clock::time_point unreachable_since_;  // (file_mutex_)
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
     std::jthread watcher_;
 };

@@ -1,12 +1,16 @@
 // The change watcher of ocsp_service: follows the index's change counter (dropping and re-signing
-// exactly the cached answers whose certificates changed, and logging their serials), the issuers'
-// enabled flags, and the database file itself, which may be removed or replaced under its path.
+// exactly the cached answers whose certificates changed, and logging their serials) and the issuers'
+// enabled flags. For SQLite it watches the database file itself, which may be removed or replaced under
+// its path; for PostgreSQL the connection, which it re-opens with backoff when the server goes away,
+// then catches up from the last change sequence it applied.
 #include <condition_variable>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "responder/service.hpp"
+#include "common/pg.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
@@ -19,7 +23,7 @@ std::shared_ptr<spdlog::logger> logger() {
 
 }  // namespace
 
-void ocsp_service::apply_issuer_flags(schema::cert_index& index) {
+void ocsp_service::apply_issuer_flags(schema::index_reader& index) {
     std::lock_guard lock(reload_mutex_);
     auto fresh = enabled_set(all_profiles_, index);
     auto current = issuers_.load();
@@ -45,7 +49,7 @@ std::string describe_state(const std::optional<schema::cert_record>& rec) {
 
 }  // namespace
 
-void ocsp_service::log_changes(schema::cert_index& index, const std::vector<schema::changed_cert>& changes,
+void ocsp_service::log_changes(schema::index_reader& index, const std::vector<schema::changed_cert>& changes,
                                std::int64_t seq, bool bulk) {
     // Bounded so that a million-row import does not flood the log: the first serials, then a count.
     constexpr std::size_t logged = 20;
@@ -60,13 +64,12 @@ void ocsp_service::log_changes(schema::cert_index& index, const std::vector<sche
                        changes.size() - shown);
 }
 
-void ocsp_service::reopen_replaced(std::unique_ptr<schema::cert_index>& index, std::int64_t& seen,
+void ocsp_service::reopen_replaced(std::unique_ptr<schema::index_reader>& index, std::int64_t& seen,
                                    const file_identity& now) {
     try {
         // The new file may number its issuers differently: rebuild the profiles from it.
         auto profiles = build_issuer_profiles(config_, clock_.now_seconds());
-        auto fresh = std::make_unique<schema::cert_index>(
-            schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
+        auto fresh = schema::open_index_reader(config_.database.spec);
         const std::int64_t seq = fresh->current_change_seq();
         {
             // The identity first: signing threads check it when the generation makes them reopen.
@@ -86,97 +89,129 @@ void ocsp_service::reopen_replaced(std::unique_ptr<schema::cert_index>& index, s
         applied_change_seq_.store(seen);
         logger()->warn("index {} was replaced by another file (inode {}); reopened it at change sequence {}, cache "
                        "cleared",
-                       config_.database.string(), now.inode, seq);
+                       config_.database.describe(), now.inode, seq);
     } catch (const std::exception& e) {
         const std::string why = fmt::format("index {} was replaced (inode {}) but the new file cannot be used: {}; "
                                             "still answering from the file opened before",
-                                            config_.database.string(), now.inode, e.what());
+                                            config_.database.describe(), now.inode, e.what());
         std::lock_guard lock(file_mutex_);
         if (why != reopen_error_) logger()->error("{}", why);  // once per distinct failure, retried each poll
         reopen_error_ = why;
     }
 }
 
+bool ocsp_service::check_index_file(std::unique_ptr<schema::index_reader>& index, std::int64_t& seen,
+                                    std::chrono::steady_clock::time_point& next_reopen) {
+    // The path is looked at first: a missing file is reported once, whatever else fails after (opening it
+    // again would only fail on every poll with a less precise message).
+    auto now = identify_file(config_.database.file());
+    const std::string previous = std::exchange(missing_file_, now ? std::string{} : now.error_message());
+    if (now && !previous.empty()) logger()->info("index {} is back", config_.database.describe());
+    if (!now && now.error_message() != previous)
+        logger()->error("index {}: {}; still answering from the file opened before", config_.database.describe(),
+                        now.error_message());
+    if (!index && !now) return false;
+    if (!index) index = schema::open_index_reader(config_.database.spec);
+    // An open connection keeps reading the inode it opened: a file moved or copied over the path is only
+    // seen by comparing identities.
+    if (now) {
+        file_identity opened;
+        {
+            std::lock_guard lock(file_mutex_);
+            opened = opened_file_;
+        }
+        // A new file that cannot be used is retried once a second, not on every poll: each try loads every
+        // CA and key again.
+        if (*now != opened && std::chrono::steady_clock::now() >= next_reopen) {
+            reopen_replaced(index, seen, *now);
+            next_reopen = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+        }
+    }
+    return true;
+}
+
+void ocsp_service::apply_changes(schema::index_reader& index, std::int64_t& seen) {
+    const std::int64_t seq = index.current_change_seq();
+    if (seen < 0) {
+        seen = seq;
+        applied_change_seq_.store(seen);
+        return;
+    }
+    if (seq == seen) return;
+    constexpr std::size_t change_limit = 100000;
+    auto changes = index.changes_since(seen, change_limit);
+    if (changes.size() >= change_limit) {
+        // A bulk change (e.g. a large import): dropping everything is cheaper than listing it.
+        cache_.clear();
+        seen = seq;
+        apply_issuer_flags(index);
+        applied_change_seq_.store(seen);
+        logger()->info("index changed (sequence {}): bulk change, cache cleared", seq);
+        log_changes(index, changes, seq, true);
+        return;
+    }
+    std::size_t resigned = 0;
+    for (const auto& c : changes) {
+        for (auto& key : cache_.invalidate(c.issuer_id, c.serial.bytes())) {
+            schedule_resign(std::move(key));
+            ++resigned;
+        }
+        seen = std::max(seen, c.change_seq);
+    }
+    seen = std::max(seen, seq);
+    apply_issuer_flags(index);
+    applied_change_seq_.store(seen);
+    logger()->info("index changed (sequence {}): {} certificates, {} cached answers re-signed", seq, changes.size(),
+                   resigned);
+    log_changes(index, changes, seq, false);
+}
+
 void ocsp_service::watch_changes(std::stop_token stop) {
     std::mutex m;
     std::condition_variable_any cv;
-    std::unique_ptr<schema::cert_index> index;
+    std::unique_ptr<schema::index_reader> index;
     std::int64_t seen = -1;
-    std::string missing;  // why the path names no usable file, logged once per distinct reason
     auto next_reopen = std::chrono::steady_clock::time_point::min();
+    // Reconnecting to PostgreSQL: first at the next poll, then doubling up to a few seconds, so that a
+    // server that is down is not asked hundreds of times a second by every replica.
+    constexpr std::chrono::milliseconds max_backoff{5000};
+    std::chrono::milliseconds backoff = config_.server.change_poll;
+    auto next_connect = std::chrono::steady_clock::time_point::min();
     auto wait_one_poll = [&] {
         std::unique_lock lock(m);
         cv.wait_for(lock, stop, config_.server.change_poll, [] { return false; });
     };
     while (!stop.stop_requested()) {
         try {
-            // The path is looked at first: a missing file is reported once, whatever else fails after
-            // (opening it again would only fail on every poll with a less precise message).
-            auto now = identify_file(config_.database);
-            if (now) {
-                if (!missing.empty()) logger()->info("index {} is back", config_.database.string());
-                missing.clear();
-            } else if (now.error_message() != missing) {
-                missing = now.error_message();
-                logger()->error("index {}: {}; still answering from the file opened before",
-                                config_.database.string(), missing);
-            }
-            if (!index && !now) {
-                wait_one_poll();
-                continue;
-            }
-            if (!index)
-                index = std::make_unique<schema::cert_index>(
-                    schema::cert_index::open(config_.database, sqlite::open_mode::read_only));
-            // An open connection keeps reading the inode it opened: a file moved or copied over the
-            // path is only seen by comparing identities.
-            if (now) {
-                file_identity opened;
-                {
-                    std::lock_guard lock(file_mutex_);
-                    opened = opened_file_;
-                }
-                // A new file that cannot be used is retried once a second, not on every poll: each try
-                // loads every CA and key again.
-                if (*now != opened && std::chrono::steady_clock::now() >= next_reopen) {
-                    reopen_replaced(index, seen, *now);
-                    next_reopen = std::chrono::steady_clock::now() + std::chrono::seconds{1};
-                }
-            }
-            const std::int64_t seq = index->current_change_seq();
-            if (seen < 0) {
-                seen = seq;
-                applied_change_seq_.store(seen);
-            } else if (seq != seen) {
-                constexpr std::size_t change_limit = 100000;
-                auto changes = index->changes_since(seen, change_limit);
-                if (changes.size() >= change_limit) {
-                    // A bulk change (e.g. a large import): dropping everything is cheaper than listing it.
-                    cache_.clear();
-                    seen = seq;
-                    apply_issuer_flags(*index);
-                    applied_change_seq_.store(seen);
-                    logger()->info("index changed (sequence {}): bulk change, cache cleared", seq);
-                    log_changes(*index, changes, seq, true);
+            if (config_.database.is_file) {
+                if (!check_index_file(index, seen, next_reopen)) {
+                    wait_one_poll();
                     continue;
                 }
-                std::size_t resigned = 0;
-                for (const auto& c : changes) {
-                    for (auto& key : cache_.invalidate(c.issuer_id, c.serial.bytes())) {
-                        schedule_resign(std::move(key));
-                        ++resigned;
-                    }
-                    seen = std::max(seen, c.change_seq);
+            } else if (!index) {
+                if (std::chrono::steady_clock::now() < next_connect) {
+                    wait_one_poll();
+                    continue;
                 }
-                seen = std::max(seen, seq);
-                apply_issuer_flags(*index);
-                applied_change_seq_.store(seen);
-                logger()->info("index changed (sequence {}): {} certificates, {} cached answers re-signed", seq,
-                               changes.size(), resigned);
-                log_changes(*index, changes, seq, false);
+                index = schema::open_index_reader(config_.database.spec);
+            }
+            apply_changes(*index, seen);
+            if (!config_.database.is_file) {
+                // Caught up: from now on the signing threads may use the database again.
+                report_reachable();
+                backoff = config_.server.change_poll;
+            }
+        } catch (const pg::pg_error& e) {
+            index.reset();
+            if (!e.transient()) {
+                logger()->error("watching {} failed: {}", config_.database.describe(), e.what());
+            } else {
+                report_unreachable(e.what());
+                next_connect = std::chrono::steady_clock::now() + backoff;
+                backoff = std::min(max_backoff, backoff * 2);
             }
         } catch (const std::exception& e) {
-            logger()->error("watching {} failed: {}", config_.database.string(), e.what());
+            logger()->error("watching {} failed: {}", config_.database.describe(), e.what());
             index.reset();
         }
         wait_one_poll();

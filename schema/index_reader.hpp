@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,14 @@ namespace ocspkit::schema {
 struct issuer_record;
 struct cert_record;
 struct changed_cert;
+
+// The index cannot be reached now (a PostgreSQL server restarting, failing over or out of reach): the
+// question was fine and may be asked again later. Readers' own exceptions (pg::pg_error, sqlite errors)
+// say what went wrong; the responder turns the transient ones into this, and answers them tryLater.
+class index_unavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 class index_reader {
 public:

@@ -486,6 +486,12 @@ TEST_F(answer_test, index_failures_map_to_internal_error_or_try_later) {
     const cert_lookup broken = [](std::int64_t, const serial_number&) -> std::optional<schema::cert_record> {
         throw std::runtime_error("disk on fire");
     };
+    const cert_lookup unreachable = [](std::int64_t, const serial_number&) -> std::optional<schema::cert_record> {
+        throw schema::index_unavailable("PostgreSQL at host=db1: server closed the connection unexpectedly");
+    };
+    const auto u = answer(decoded, set, unreachable, now);
+    EXPECT_EQ(u.meta.status, ocsp_status::try_later);
+    EXPECT_EQ(parse_response(u.der).status, OCSP_RESPONSE_STATUS_TRYLATER);
     const auto a = answer(decoded, set, busy, now);
     EXPECT_EQ(a.meta.status, ocsp_status::try_later);
     EXPECT_EQ(parse_response(a.der).status, OCSP_RESPONSE_STATUS_TRYLATER);
