@@ -151,6 +151,16 @@ class PostgresIndex(unittest.TestCase):
         self.assertNotIn("s3cret-pw", r.log_text())
         self.assertNotIn("s3cret-pw", health_text_or_empty(r))
 
+    def test_a_role_that_may_only_select_is_enough_for_a_responder(self):
+        # deploy/scale-out/postgresql.md gives responders such a role.
+        self.pg.psql("CREATE ROLE ocspkit_read LOGIN")
+        self.pg.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ocspkit_read", dbname="ocspkit")
+        r = self.start(database=self.db.replace("user=ocspkit ", "user=ocspkit_read "))
+        self.assertIn("user=ocspkit_read", r.config.read_text())
+        self.assertEqual(cert_state(r.url, self.pki.ca_cert, self.good_serial), "good")
+        rc, out = ocsp_query(r.url, self.pki.ca_cert, serials=[self.revoked_serial])
+        self.assertIn(": revoked", out)
+
     def test_a_database_without_the_schema_is_refused_at_start_up_naming_the_fix(self):
         empty = self.pg.create_database("empty")
         cfg = self.root / "empty.toml"
