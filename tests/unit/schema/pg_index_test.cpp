@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "schema/cert_index.hpp"
 #include "schema/index_reader.hpp"
 #include "schema/pg_migrations.hpp"
 #include "tests/support/postgres_server.hpp"
@@ -39,7 +40,8 @@ protected:
 
     // Writes `rows` (and their issuer) to SQLite through cert_index and to PostgreSQL with plain SQL.
     void write_both(const std::vector<cert_record>& rows) {
-        auto batch = sqlite_.begin_write();
+        const auto batch_owner = sqlite_.begin_write();
+        auto& batch = *batch_owner;
         for (const auto& r : rows) ASSERT_TRUE(batch.merge(r).has_value());
         batch.commit();
         pg::connection db(conninfo_);
