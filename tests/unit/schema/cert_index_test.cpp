@@ -75,13 +75,9 @@ protected:
 };
 
 // What both backends must answer the same (index_backends.hpp).
-class index_store_test : public testing::TestWithParam<test::backend> {
+class index_store_test : public test::index_fixture {
 protected:
-    test::temp_dir dir;
-    std::string db = test::fresh_database(GetParam(), dir.path());
     test::issued ca = test::make_ca("Schema Test CA");
-    std::unique_ptr<index_store> store = open_index_store(db, open_mode::read_write_create);
-    index_store& index = *store;
     std::int64_t issuer = index.add_issuer(ca.cert.get(), t0);
 
     void put(const cert_record& r) {

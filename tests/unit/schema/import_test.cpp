@@ -38,13 +38,9 @@ void write_file(const std::filesystem::path& file, const std::string& text) {
 }
 
 // On both backends (index_backends.hpp).
-class import_test : public testing::TestWithParam<test::backend> {
+class import_test : public test::index_fixture {
 protected:
-    test::temp_dir dir;
-    std::string db = test::fresh_database(GetParam(), dir.path());
     test::issued ca = test::make_ca("Import Test CA");
-    std::unique_ptr<index_store> store = open_index_store(db, open_mode::read_write_create);
-    index_store& index = *store;
     std::int64_t issuer = index.add_issuer(ca.cert.get(), test::reference_time);
 
     import_report import_text(const std::string& text, index_import_options options = {}) {
