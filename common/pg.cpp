@@ -81,6 +81,20 @@ std::uint64_t big_endian(const char* p, std::size_t n) noexcept {
     return v;
 }
 
+// The password a connection string gives, as libpq reads it; empty when it gives none or cannot be parsed.
+std::string password_of(const std::string& conninfo) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+    PQfreemem(error);
+    std::string password;
+    if (options == nullptr) return password;
+    for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+        if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr) password = o->val;
+    }
+    PQconninfoFree(options);
+    return password;
+}
+
 constexpr Oid int8_oid = 20;
 constexpr Oid bytea_oid = 17;
 
@@ -148,8 +162,15 @@ connection::connection(const std::string& conninfo) : redacted_(redact_conninfo(
                                                "dbname",              nullptr};
     const char* values[] = {"5", "1", "10", "5", "3", "ocspkit", conninfo.c_str(), nullptr};
     conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
-    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
-        throw pg_error("cannot connect to PostgreSQL at " + redacted_ + ": " + connection_message(conn_.get()), "", true);
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+        std::string message = connection_message(conn_.get());
+        // libpq's reasons quote parts of the string ("invalid value for parameter ..."): never the password.
+        if (const auto password = password_of(conninfo); !password.empty()) {
+            for (auto at = message.find(password); at != std::string::npos; at = message.find(password, at + 3))
+                message.replace(at, password.size(), "***");
+        }
+        throw pg_error("cannot connect to PostgreSQL at " + redacted_ + ": " + message, "", true);
+    }
 }
 
 void connection::fail(std::string_view context, const PGresult* r) const {

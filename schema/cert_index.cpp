@@ -10,7 +10,6 @@
 #include "common/ascii.hpp"
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
-#include "schema/import_rule.hpp"
 #include "schema/record_rows.hpp"
 
 namespace ocspkit::schema {
@@ -87,16 +86,6 @@ std::int64_t read_counter(const sqlite::connection& conn) {
     auto s = conn.prepare("SELECT value FROM change_counter WHERE id = 1");
     if (!s.step()) throw index_error(fmt::format("{}: change_counter row is missing", conn.path().string()));
     return s.column_int(0);
-}
-
-bytes subject_der_of(X509* cert) {
-    const X509_NAME* name = X509_get_subject_name(cert);
-    const int len = i2d_X509_NAME(name, nullptr);
-    if (len <= 0) throw openssl_error("cannot encode the issuer's subject name");
-    bytes out(static_cast<std::size_t>(len));
-    unsigned char* p = out.data();
-    if (i2d_X509_NAME(name, &p) != len) throw openssl_error("cannot encode the issuer's subject name");
-    return out;
 }
 
 }  // namespace
@@ -213,15 +202,10 @@ sqlite::statement& cert_index::cached(std::optional<sqlite::statement>& slot, st
 
 // --- issuers ---------------------------------------------------------------------------------------------
 
-std::int64_t cert_index::add_issuer(X509* ca_cert) { return add_issuer_at(ca_cert, std::nullopt); }
-
-std::int64_t cert_index::add_issuer(X509* ca_cert, sys_seconds created_at) {
-    return add_issuer_at(ca_cert, created_at);
-}
-
 std::int64_t cert_index::add_issuer_at(X509* ca_cert, std::optional<sys_seconds> created_at) {
-    const issuer_hashes hashes = compute_issuer_hashes(ca_cert);
-    const std::string subject = subject_rfc2253(ca_cert);
+    const auto issuer = new_issuer_row_of(ca_cert);
+    const auto& subject = issuer.subject;
+    const auto& hashes = issuer.hashes;
     sqlite::transaction txn(*conn_);
     if (auto existing = find_issuer_by_hashes(hash_alg::sha256, hashes[hash_alg::sha256])) {
         throw index_error(fmt::format("issuer {} is already registered (ID {})", subject, existing->id));
@@ -230,18 +214,15 @@ std::int64_t cert_index::add_issuer_at(X509* ca_cert, std::optional<sys_seconds>
         "INSERT INTO issuers (subject, subject_der, key_id, name_hash_sha1, key_hash_sha1, name_hash_sha256, "
         "key_hash_sha256, name_hash_sha384, key_hash_sha384, name_hash_sha512, key_hash_sha512, cert_der, "
         "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, unixepoch()))");
-    const bytes subject_der = subject_der_of(ca_cert);
-    const bytes key_id = subject_key_id(ca_cert);
-    const bytes cert_der = der_of(ca_cert);
     insert.bind(1, std::string_view{subject});
-    insert.bind(2, std::span<const std::uint8_t>(subject_der));
-    insert.bind(3, std::span<const std::uint8_t>(key_id));
+    insert.bind(2, std::span<const std::uint8_t>(issuer.subject_der));
+    insert.bind(3, std::span<const std::uint8_t>(issuer.key_id));
     for (std::size_t i = 0; i < all_hash_algs.size(); ++i) {
         const int param = 4 + 2 * static_cast<int>(i);
         insert.bind(param, std::span<const std::uint8_t>(hashes.by_alg[i].name_hash));
         insert.bind(param + 1, std::span<const std::uint8_t>(hashes.by_alg[i].key_hash));
     }
-    insert.bind(12, std::span<const std::uint8_t>(cert_der));
+    insert.bind(12, std::span<const std::uint8_t>(issuer.cert_der));
     insert.bind(13, unix_seconds(created_at));
     insert.run();
     const std::int64_t id = conn_->last_insert_rowid();
@@ -334,13 +315,6 @@ std::vector<cert_record> cert_index::find_certificates_by_serial(const serial_nu
     return out;
 }
 
-std::vector<cert_record> cert_index::list_certificates(std::optional<std::int64_t> issuer_id,
-                                                       std::optional<cert_status> status) const {
-    std::vector<cert_record> out;
-    for_each_certificate(issuer_id, status, [&out](const cert_record& r) { out.push_back(r); });
-    return out;
-}
-
 void cert_index::for_each_certificate(std::optional<std::int64_t> issuer_id, std::optional<cert_status> status,
                                       const std::function<void(const cert_record&)>& visit) const {
     // Not cached: the visitor may call back into this index, which must not reuse a running statement.
@@ -356,8 +330,6 @@ void cert_index::for_each_certificate(std::optional<std::int64_t> issuer_id, std
     }
     while (s.step()) visit(read_cert(s));
 }
-
-std::int64_t cert_index::count_certificates() const { return count_certificates(std::nullopt, std::nullopt); }
 
 std::int64_t cert_index::count_certificates(std::optional<std::int64_t> issuer_id,
                                             std::optional<cert_status> status) const {
@@ -378,8 +350,6 @@ std::int64_t cert_index::count_certificates(std::optional<std::int64_t> issuer_i
 cert_index::write_batch::write_batch(cert_index& index)
     : index_(index),
       txn_(*index.conn_),
-      // Read under the write lock taken by txn_: no other writer can take the same number.
-      seq_(read_counter(*index.conn_) + 1),
       insert_(index.conn_->prepare(fmt::format(
           "INSERT INTO certificates ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
           "ON CONFLICT (issuer_id, serial) DO NOTHING",
@@ -390,11 +360,16 @@ cert_index::write_batch::write_batch(cert_index& index)
           "WHERE issuer_id = ?1 AND serial = ?2")),
       select_(index.conn_->prepare(
           fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND serial = ?2", cert_columns))),
-      audit_(index.conn_->prepare(audit_insert_sql)) {}
+      audit_(index.conn_->prepare(audit_insert_sql)) {
+    // Read under the write lock taken by txn_: no other writer can take the same number.
+    set_change_seq(read_counter(*index.conn_) + 1);
+}
 
 void cert_index::write_batch::audit(const audit_entry& entry) { write_audit(audit_, index_.audit_, entry); }
 
-cert_index::write_batch cert_index::begin_write() { return write_batch{*this}; }
+std::unique_ptr<index_batch> cert_index::begin_write() {
+    return std::unique_ptr<index_batch>(new write_batch(*this));
+}
 
 std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id, const serial_number& serial) const {
     auto& s = select_;
@@ -405,91 +380,33 @@ std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id,
     return read_cert(s);
 }
 
-result<upsert_outcome> cert_index::write_batch::merge(const cert_record& rec, const merge_options& options) {
-    conflict_.reset();
-    if (auto consistent = check_consistency(rec); !consistent) return std::move(consistent).failure();
-    if (rec.issuer_id != checked_issuer_) {
-        // Checked here for a clear message; the foreign key would only say "FOREIGN KEY constraint failed".
-        if (!index_.find_issuer(rec.issuer_id)) {
-            return error{errc::not_found,
-                         fmt::format("serial {}: issuer ID {} is not registered", rec.serial.to_hex(), rec.issuer_id)};
-        }
-        checked_issuer_ = rec.issuer_id;
-    }
-
-    bind_cert(insert_, rec);
-    insert_.bind(12, seq_);
-    insert_.run();
-    if (index_.conn_->changes() == 1) {
-        ++changed_;
-        if (rec.status != cert_status::good || options.audit_good_inserts) {
-            audit_entry entry{rec.issuer_id, rec.serial, std::nullopt, rec.status, std::string{options.detail}};
-            write_audit(audit_, index_.audit_, entry);
-        }
-        return upsert_outcome::inserted;
-    }
-
-    auto existing = find(rec.issuer_id, rec.serial);
-    if (!existing) {
-        return error{errc::database, fmt::format("serial {}: row vanished during the write", rec.serial.to_hex())};
-    }
-    cert_record merged = rec;
-    if (!merged.cert_der) merged.cert_der = existing->cert_der;
-    if (!merged.not_before) merged.not_before = existing->not_before;
-    if (!merged.not_after) merged.not_after = existing->not_after;
-    if (merged.subject.empty()) merged.subject = existing->subject;
-    if (existing->cert_der && rec.cert_der && *existing->cert_der != *rec.cert_der) {
-        // Two certificates with one serial from one CA break RFC 5280 §4.1.2.2; keep the first one seen.
-        return error{
-            errc::conflict,
-            fmt::format("serial {}: a different certificate with this serial is already stored", rec.serial.to_hex())};
-    }
-    bool kept = false;
-    if (options.import_rule) {
-        std::optional<sys_seconds> lifted;
-        // Only the one case that needs it asks the audit: a hold in the file on a row that is good now.
-        if (existing->status == cert_status::good && merged.status == cert_status::hold) {
-            lifted = index_.last_hold_lift(rec.issuer_id, rec.serial);
-        }
-        auto decision = decide_import(*existing, merged, options.force, lifted);
-        conflict_ = std::move(decision.conflict);
-        if (decision.resolution == import_resolution::keep_index) {
-            kept = true;
-            merged.status = existing->status;
-            merged.revocation_time = existing->revocation_time;
-            merged.reason = existing->reason;
-            merged.invalidity_date = existing->invalidity_date;
-            merged.hold_instruction = existing->hold_instruction;
-        }
-    }
-    if (existing->status == cert_status::revoked && merged.status != cert_status::revoked) {
-        const std::string how = existing->reason ? fmt::format("with reason {}", reason_name(*existing->reason))
-                                                 : std::string{"(no reason code)"};
-        return error{errc::conflict,
-                     fmt::format("serial {} is revoked {}; only certificateHold can be lifted (RFC 5280 §5.3.1)",
-                                 rec.serial.to_hex(), how)};
-    }
-    if (merged.same_content(*existing)) return kept ? upsert_outcome::kept : upsert_outcome::unchanged;
-
-    bind_cert(update_, merged);
-    update_.bind(12, seq_);
-    update_.run();
-    ++changed_;
-    audit_entry entry{rec.issuer_id, rec.serial, existing->status, merged.status, std::string{options.detail}};
-    write_audit(audit_, index_.audit_, entry);
-    return kept ? upsert_outcome::kept : upsert_outcome::updated;
+bool cert_index::write_batch::issuer_registered(std::int64_t issuer_id) const {
+    return index_.find_issuer(issuer_id).has_value();
 }
 
-bool cert_index::write_batch::upsert(const cert_record& rec) {
-    auto outcome = merge(rec);
-    if (!outcome) throw index_error(outcome.error_message());
-    return *outcome == upsert_outcome::inserted;
+bool cert_index::write_batch::insert_if_absent(const cert_record& rec) {
+    bind_cert(insert_, rec);
+    insert_.bind(12, change_seq());
+    insert_.run();
+    return index_.conn_->changes() == 1;
+}
+
+void cert_index::write_batch::update(const cert_record& rec) {
+    bind_cert(update_, rec);
+    update_.bind(12, change_seq());
+    update_.run();
+}
+
+std::optional<sys_seconds> cert_index::write_batch::last_hold_lift(std::int64_t issuer_id,
+                                                                   const serial_number& serial) const {
+    return index_.last_hold_lift(issuer_id, serial);
 }
 
 void cert_index::write_batch::commit() {
-    if (changed_ > 0) {
+    // Our connections run without the stamping triggers (cert_index_open.cpp): the counter is moved here.
+    if (changed_rows() > 0) {
         auto s = index_.conn_->prepare("UPDATE change_counter SET value = max(value, ?1) WHERE id = 1");
-        s.bind(1, seq_);
+        s.bind(1, change_seq());
         s.run();
     }
     txn_.commit();

@@ -3,26 +3,19 @@
 #include <fmt/format.h>
 
 #include "schema/cert_index.hpp"
+#include "schema/record_rows.hpp"
 
 namespace ocspkit::schema {
 
 namespace {
+
+using rows::status_text;
 
 // A bound statement is reset (not cleared) when the scope ends, so a cached one can be stepped again.
 struct reset_on_exit {
     sqlite::statement& s;
     ~reset_on_exit() { s.reset(); }
 };
-
-std::optional<std::string_view> status_text(const std::optional<cert_status>& s) {
-    if (s) return status_name(*s);
-    return std::nullopt;
-}
-
-std::optional<cert_status> status_column(const sqlite::statement& s, int column) {
-    if (s.is_null(column)) return std::nullopt;
-    return status_from_name(s.column_text(column));
-}
 
 }  // namespace
 
@@ -37,14 +30,13 @@ void write_audit(sqlite::statement& insert, const audit_context& actor, const au
     } else {
         insert.bind_null(1);
     }
-    // A library caller that did not say who it is is recorded as such rather than guessed.
-    insert.bind(2, std::string_view{actor.unix_user.empty() ? std::string_view{"(unknown)"} : actor.unix_user});
+    insert.bind(2, rows::recorded_user(actor));
     if (actor.sudo_user) {
         insert.bind(3, std::string_view{*actor.sudo_user});
     } else {
         insert.bind_null(3);
     }
-    insert.bind(4, std::string_view{actor.command.empty() ? std::string_view{"(library)"} : actor.command});
+    insert.bind(4, rows::recorded_command(actor));
     insert.bind(5, entry.issuer_id);
     if (entry.serial) {
         insert.bind(6, std::span<const std::uint8_t>(entry.serial->bytes()));
@@ -66,10 +58,10 @@ void write_audit(sqlite::statement& insert, const audit_context& actor, const au
 }
 
 std::vector<audit_record> cert_index::list_audit(const audit_filter& filter) const {
-    auto s = conn_->prepare(
-        "SELECT id, time, unix_user, sudo_user, command, issuer_id, serial, old_status, new_status, detail FROM audit "
-        "WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR serial = ?2) AND (?3 IS NULL OR issuer_id = ?3) "
-        "ORDER BY id");
+    auto s = conn_->prepare(fmt::format(
+        "SELECT {} FROM audit WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR serial = ?2) AND "
+        "(?3 IS NULL OR issuer_id = ?3) ORDER BY id",
+        rows::audit_columns));
     if (filter.since) {
         s.bind(1, std::int64_t{filter.since->time_since_epoch().count()});
     } else {
@@ -82,23 +74,7 @@ std::vector<audit_record> cert_index::list_audit(const audit_filter& filter) con
     }
     s.bind(3, filter.issuer_id);
     std::vector<audit_record> out;
-    while (s.step()) {
-        audit_record r;
-        r.id = s.column_int(0);
-        r.time = sys_seconds{std::chrono::seconds{s.column_int(1)}};
-        r.unix_user = s.column_text(2);
-        if (!s.is_null(3)) r.sudo_user = s.column_text(3);
-        r.command = s.column_text(4);
-        r.entry.issuer_id = s.column_optional_int(5);
-        if (!s.is_null(6)) {
-            auto serial = serial_number::from_bytes(s.column_blob(6));
-            if (serial) r.entry.serial = std::move(*serial);
-        }
-        r.entry.old_status = status_column(s, 7);
-        r.entry.new_status = status_column(s, 8);
-        r.entry.detail = s.column_text(9);
-        out.push_back(std::move(r));
-    }
+    while (s.step()) out.push_back(rows::read_audit(s));
     return out;
 }
 

@@ -153,7 +153,7 @@ result<cert_record> record_of_certificate(X509* cert, X509* ca, const issuer_rec
     return rec;
 }
 
-std::optional<issuer_record> find_issuer_of(const cert_index& index, X509* cert) {
+std::optional<issuer_record> find_issuer_of(const index_store& index, X509* cert) {
     for (auto& issuer : index.list_issuers()) {
         const unsigned char* p = issuer.cert_der.data();
         ossl::x509_ptr ca{d2i_X509(nullptr, &p, static_cast<long>(issuer.cert_der.size()))};
@@ -168,12 +168,13 @@ std::optional<issuer_record> find_issuer_of(const cert_index& index, X509* cert)
     return std::nullopt;
 }
 
-import_report import_index_file(cert_index& index, std::int64_t issuer_id, const std::filesystem::path& file,
+import_report import_index_file(index_store& index, std::int64_t issuer_id, const std::filesystem::path& file,
                                 const index_import_options& options) {
     if (!index.find_issuer(issuer_id)) throw not_found_error(fmt::format("issuer ID {} is not registered", issuer_id));
     const std::string name = file.string();
     line_reader reader(file);
-    index.set_cache_size_kib(options.cache_kib);
+    // PostgreSQL's cache is the server's (shared_buffers); a SQLite connection sizes its own.
+    if (auto* sqlite_index = dynamic_cast<cert_index*>(&index)) sqlite_index->set_cache_size_kib(options.cache_kib);
 
     import_report report;
     std::vector<std::pair<std::size_t, std::string>> errors;  // (line, message), sorted before reporting
@@ -223,7 +224,8 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
         chunk.reserve(std::min(file_size / 40, options.chunk_bytes / sizeof(pending)) + 1);
     }
     cert_record rec;
-    auto batch = index.begin_write();
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
 
     const auto flush = [&] {
         // SQLite orders BLOBs by memcmp over the shorter length, then shorter first.
@@ -336,7 +338,7 @@ import_report import_index_file(cert_index& index, std::int64_t issuer_id, const
     return report;
 }
 
-import_report import_certificate_files(cert_index& index, const issuer_record& issuer,
+import_report import_certificate_files(index_store& index, const issuer_record& issuer,
                                        const std::vector<std::filesystem::path>& paths, std::size_t max_errors_kept) {
     import_report report;
     const auto files = expand(paths, report, max_errors_kept);
@@ -345,7 +347,8 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
     ossl::x509_ptr ca{d2i_X509(nullptr, &p, static_cast<long>(issuer.cert_der.size()))};
     if (!ca) throw openssl_error(fmt::format("issuer ID {}: stored certificate does not parse", issuer.id));
 
-    auto batch = index.begin_write();
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     for (const auto& file : files) {
         std::vector<ossl::x509_ptr> certs;
         try {
@@ -393,7 +396,7 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
     return report;
 }
 
-export_report export_index(const cert_index& index, std::optional<std::int64_t> issuer_id, std::ostream& out) {
+export_report export_index(const index_store& index, std::optional<std::int64_t> issuer_id, std::ostream& out) {
     export_report report;
     index.for_each_certificate(issuer_id, std::nullopt, [&](const cert_record& rec) {
         auto formatted = index_txt::format_line(rec);

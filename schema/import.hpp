@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "schema/cert_index.hpp"
+#include "schema/index_store.hpp"
 
 namespace ocspkit::schema {
 
@@ -52,12 +53,12 @@ struct index_import_options {
 // that appears twice (within one chunk, see chunk_bytes) is a bad line, as it is for OpenSSL. A line that
 // contradicts a revocation or hold in the index is a conflict, not a bad line: the index keeps its status
 // (import_rule.hpp), the rest of the line and of the file is imported.
-import_report import_index_file(cert_index& index, std::int64_t issuer_id, const std::filesystem::path& file,
+import_report import_index_file(index_store& index, std::int64_t issuer_id, const std::filesystem::path& file,
                                 const index_import_options& options = {});
 
 // Certificates from PEM/DER files, or from the *.pem, *.crt, *.cer and *.der files of a directory. Each
 // must name `issuer` as its issuer and verify with its key; all or nothing. Stored rows keep their status.
-import_report import_certificate_files(cert_index& index, const issuer_record& issuer,
+import_report import_certificate_files(index_store& index, const issuer_record& issuer,
                                        const std::vector<std::filesystem::path>& paths,
                                        std::size_t max_errors_kept = 100);
 
@@ -66,7 +67,7 @@ import_report import_certificate_files(cert_index& index, const issuer_record& i
 result<cert_record> record_of_certificate(X509* cert, X509* ca, const issuer_record& issuer);
 
 // The registered issuer whose certificate issued `cert` (checked by signature), or nullopt.
-std::optional<issuer_record> find_issuer_of(const cert_index& index, X509* cert);
+std::optional<issuer_record> find_issuer_of(const index_store& index, X509* cert);
 
 struct export_report {
     std::size_t rows = 0;
@@ -74,6 +75,6 @@ struct export_report {
 };
 
 // All certificates of one issuer (or of all), in serial order, one index.txt line each.
-export_report export_index(const cert_index& index, std::optional<std::int64_t> issuer_id, std::ostream& out);
+export_report export_index(const index_store& index, std::optional<std::int64_t> issuer_id, std::ostream& out);
 
 }  // namespace ocspkit::schema

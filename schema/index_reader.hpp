@@ -36,7 +36,7 @@ public:
     virtual std::optional<cert_record> find_certificate(std::int64_t issuer_id, const serial_number& serial) const = 0;
     virtual std::int64_t current_change_seq() const = 0;
     // Rows and tombstones stamped after `seq`, oldest first, at most `limit` (see cert_index).
-    virtual std::vector<changed_cert> changes_since(std::int64_t seq, std::size_t limit) const = 0;
+    virtual std::vector<changed_cert> changes_since(std::int64_t seq, std::size_t limit = 100000) const = 0;
 };
 
 // Opens `database` for reading: a PostgreSQL connection string (pg::database_kind_of) or the path of a

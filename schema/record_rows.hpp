@@ -58,6 +58,48 @@ cert_record read_cert(const Row& s) {
     return r;
 }
 
+// Every SELECT of audit rows lists these columns in this order; read_audit() decodes them.
+constexpr std::string_view audit_columns =
+    "id, time, unix_user, sudo_user, command, issuer_id, serial, old_status, new_status, detail";
+
+inline std::optional<std::string_view> status_text(const std::optional<cert_status>& s) {
+    if (s) return status_name(*s);
+    return std::nullopt;
+}
+
+// Who an audit row names when the library's caller did not say: recorded as such rather than guessed.
+inline std::string_view recorded_user(const audit_context& actor) {
+    return actor.unix_user.empty() ? std::string_view{"(unknown)"} : std::string_view{actor.unix_user};
+}
+inline std::string_view recorded_command(const audit_context& actor) {
+    return actor.command.empty() ? std::string_view{"(library)"} : std::string_view{actor.command};
+}
+
+template <class Row>
+std::optional<cert_status> status_column(const Row& s, int column) {
+    if (s.is_null(column)) return std::nullopt;
+    return status_from_name(s.column_text(column));
+}
+
+template <class Row>
+audit_record read_audit(const Row& s) {
+    audit_record r;
+    r.id = s.column_int(0);
+    r.time = sys_seconds{std::chrono::seconds{s.column_int(1)}};
+    r.unix_user = s.column_text(2);
+    if (!s.is_null(3)) r.sudo_user = s.column_text(3);
+    r.command = s.column_text(4);
+    r.entry.issuer_id = s.column_optional_int(5);
+    if (!s.is_null(6)) {
+        auto serial = serial_number::from_bytes(s.column_blob(6));
+        if (serial) r.entry.serial = std::move(*serial);
+    }
+    r.entry.old_status = status_column(s, 7);
+    r.entry.new_status = status_column(s, 8);
+    r.entry.detail = s.column_text(9);
+    return r;
+}
+
 template <class Row>
 issuer_record read_issuer(const Row& s) {
     issuer_record r;

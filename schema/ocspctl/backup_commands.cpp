@@ -12,6 +12,8 @@ using schema::cert_index;
 
 int cmd_backup(context& c, const std::string& file, bool force) {
     if (c.db.path.empty()) bad_input("no database: pass --db PATH or set OCSPKIT_DB");
+    c.db.require_sqlite_file("backup", "back it up with pg_dump (e.g. `pg_dump -Fc -f FILE DBNAME`), or "
+                                               "with the server's own backups (pg_basebackup, WAL archiving)");
     std::error_code ec;
     if (fs::exists(file, ec) && !force) bad_input(fmt::format("{}: exists; pass --force to replace it", file));
     if (fs::equivalent(file, c.db.path, ec)) bad_input(fmt::format("{}: is the database itself", file));
@@ -24,6 +26,8 @@ int cmd_backup(context& c, const std::string& file, bool force) {
 
 int cmd_restore(context& c, const std::string& file) {
     if (c.db.path.empty()) bad_input("no database: pass --db PATH or set OCSPKIT_DB");
+    c.db.require_sqlite_file("restore", "restore a pg_dump with pg_restore (e.g. `pg_restore --clean -d "
+                                                "DBNAME FILE`), then restart or reload the responders");
     std::error_code ec;
     if (fs::equivalent(file, c.db.path, ec)) bad_input(fmt::format("{}: is the database itself", file));
     const auto s = cert_index::restore_from(file, c.db.path, std::chrono::milliseconds{c.db.busy_timeout_ms}, c.db.audit);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/openssl_error.hpp"
+#include "common/pg.hpp"
 #include "common/pem.hpp"
 #include "common/unix_account.hpp"
 #include "common/version.hpp"
@@ -22,8 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view exit_footer =
-    "Global options (before or after the command): --db PATH (or the environment variable OCSPKIT_DB),\n"
-    "--busy-timeout MS, --version, --help.\n"
+    "Global options (before or after the command): --db DATABASE (or the environment variable OCSPKIT_DB),\n"
+    "--busy-timeout MS, --version, --help. DATABASE is a SQLite file's path or a PostgreSQL connection string\n"
+    "(postgresql://HOST/DBNAME or 'host=HOST dbname=DBNAME'; the password belongs in PGPASSFILE, not here).\n"
+    "On PostgreSQL, backup/restore are pg_dump/pg_restore, init --owner is GRANT, --busy-timeout is lock_timeout.\n"
     "Exit status: 0 success; 1 usage error, bad input or refused change; 2 serial or issuer not found;\n"
     "3 database error (missing, unreadable, locked by another writer, corrupt, newer schema).";
 
@@ -36,8 +39,11 @@ struct db_flags {
 };
 
 void add_db_options(CLI::App* app, db_flags& flags) {
-    app->add_option("--db", flags.path, "SQLite index file (or set OCSPKIT_DB)");
-    app->add_option("--busy-timeout", flags.busy_timeout_ms, "milliseconds to wait for another writer's lock")
+    app->add_option("--db", flags.path,
+                    "SQLite index file or PostgreSQL connection string (postgresql://... or key=value; or set "
+                    "OCSPKIT_DB)");
+    app->add_option("--busy-timeout", flags.busy_timeout_ms,
+                    "milliseconds to wait for another writer's lock (SQLite; on PostgreSQL use lock_timeout)")
         ->check(CLI::Range(0, 3600000));
     app->footer(std::string{exit_footer});
 }
@@ -49,6 +55,40 @@ schema::audit_context audit_actor(std::string command, sys_seconds now) {
     actor.command = std::move(command);
     actor.time = now;
     return actor;
+}
+
+// libpq's messages span lines ("connection to server ... failed: ...\n\tIs the server running ...?").
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (char ch : text) {
+        if (ch == '\n') {
+            out += "; ";
+        } else if (ch != '\t') {
+            out += ch;
+        }
+    }
+    while (out.size() >= 2 && out.compare(out.size() - 2, 2, "; ") == 0) out.resize(out.size() - 2);
+    return out;
+}
+
+// A PostgreSQL failure, in one line with the fix. The message names the server by its redacted
+// connection string (common/pg.hpp), never with a password.
+std::string explain_postgresql(const pg::pg_error& e) {
+    const std::string what = one_line(e.what());
+    const std::string& state = e.sqlstate();
+    if (state.empty() && e.connection_bad()) {
+        return what + " (check that the server is running and the connection string in --db or OCSPKIT_DB; a "
+                      "password belongs in PGPASSFILE (~/.pgpass) or PGPASSWORD, not in the string)";
+    }
+    if (state == "40001" || state == "40P01") {
+        return what + " (another transaction conflicted with this one; nothing was written: run the command again)";
+    }
+    if (state == "55P03" || state == "57014") {
+        return what + " (another writer held the index too long; nothing was written: run the command again, or "
+                      "raise lock_timeout in the connection string)";
+    }
+    if (state == "42501") return what + " (grant this role the privileges on the ocspkit tables)";
+    return what;
 }
 
 int map_exception(std::ostream& err, const db_options& db) {
@@ -74,6 +114,9 @@ int map_exception(std::ostream& err, const db_options& db) {
         err << "ocspctl: "
             << schema::explain(db.path, e, sqlite::open_mode::read_write, std::chrono::milliseconds{db.busy_timeout_ms})
             << '\n';
+        return static_cast<int>(exit_status::database_error);
+    } catch (const pg::pg_error& e) {
+        err << "ocspctl: " << explain_postgresql(e) << '\n';
         return static_cast<int>(exit_status::database_error);
     } catch (const openssl_error& e) {
         err << "ocspctl: " << e.what() << '\n';
@@ -119,7 +162,8 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     init_args iargs;
     auto* init = app.add_subcommand("init", "create the database, or migrate it to this version's schema");
     init->add_option("--owner", iargs.owner,
-                     "USER[:GROUP]: give the database (and its -wal/-shm) to the service user, mode 0640");
+                     "USER[:GROUP]: give the database (and its -wal/-shm) to the service user, mode 0640 (SQLite; "
+                     "on PostgreSQL use GRANT)");
     init->add_option("--group", iargs.group, "GROUP for --owner (default: the user's primary group)");
     on(init, "init", [&] { return cmd_init(c, iargs); });
 
@@ -227,13 +271,15 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     std::string backup_file;
     bool force = false;
     auto* backup = app.add_subcommand(
-        "backup", "write a consistent copy of the index (SQLite online backup; safe while others write)");
+        "backup", "write a consistent copy of the index (SQLite online backup; safe while others write; on "
+                  "PostgreSQL use pg_dump)");
     backup->add_option("FILE", backup_file, "backup file to create")->required();
     backup->add_flag("--force", force, "replace FILE if it exists");
     on(backup, "backup", [&] { return cmd_backup(c, backup_file, force); });
 
     auto* restore = app.add_subcommand(
-        "restore", "replace the index (--db, created if missing) with a backup; running responders notice");
+        "restore", "replace the index (--db, created if missing) with a backup; running responders notice (SQLite; "
+                   "on PostgreSQL use pg_restore)");
     restore->add_option("FILE", backup_file, "backup file made by `ocspctl backup`")->required();
     on(restore, "restore", [&] { return cmd_restore(c, backup_file); });
 
@@ -250,6 +296,7 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
         if (const char* env = std::getenv("OCSPKIT_DB"); env != nullptr) c.db.path = env;
     }
     c.db.busy_timeout_ms = local.busy_timeout_ms.value_or(global.busy_timeout_ms.value_or(5000));
+    c.db.busy_timeout_given = local.busy_timeout_ms.has_value() || global.busy_timeout_ms.has_value();
     c.db.audit = audit_actor(command_name, now);
     try {
         return action();

@@ -7,13 +7,14 @@
 #include <fmt/format.h>
 
 #include "common/asn1_time.hpp"
+#include "common/pg.hpp"
 #include "common/pem.hpp"
 #include "schema/ocspctl/internal.hpp"
 
 namespace ocspkit::ocspctl {
 
 namespace fs = std::filesystem;
-using schema::cert_index;
+using schema::index_store;
 using schema::cert_record;
 using schema::issuer_record;
 
@@ -21,9 +22,26 @@ void bad_input(std::string message) { throw command_error(exit_status::bad_input
 void not_found(std::string message) { throw command_error(exit_status::not_found, std::move(message)); }
 void database_failure(std::string message) { throw command_error(exit_status::database_error, std::move(message)); }
 
-cert_index db_options::open(sqlite::open_mode mode) const {
-    if (path.empty()) bad_input("no database: pass --db PATH or set OCSPKIT_DB");
-    return cert_index::open(path, mode, std::chrono::milliseconds{busy_timeout_ms}, audit);
+bool db_options::is_postgresql() const noexcept {
+    return pg::database_kind_of(path) == pg::database_kind::postgresql;
+}
+
+std::string db_options::name() const { return is_postgresql() ? pg::redact_conninfo(path) : path; }
+
+void db_options::require_sqlite_file(std::string_view command, std::string_view postgresql_instead) const {
+    if (is_postgresql()) {
+        bad_input(fmt::format("{} works on a SQLite file; the index is in PostgreSQL at {}: {}", command, name(),
+                              postgresql_instead));
+    }
+}
+
+std::unique_ptr<schema::index_store> db_options::open(sqlite::open_mode mode) const {
+    if (path.empty()) bad_input("no database: pass --db PATH (or a PostgreSQL connection string) or set OCSPKIT_DB");
+    if (is_postgresql() && busy_timeout_given) {
+        bad_input("--busy-timeout applies to SQLite files; on PostgreSQL put lock_timeout in the connection string, "
+                  "e.g. options='-c lock_timeout=5000'");
+    }
+    return schema::open_index_store(path, mode, audit, std::chrono::milliseconds{busy_timeout_ms});
 }
 
 namespace {
@@ -74,7 +92,7 @@ std::string not_in_index_message(const serial_number& serial, const std::string&
     return text;
 }
 
-issuer_record resolve_issuer(const cert_index& index, const std::string& ref) {
+issuer_record resolve_issuer(const index_store& index, const std::string& ref) {
     std::error_code ec;
     if (all_digits(ref) && !fs::exists(ref, ec)) {
         if (ref.size() > 18) not_found(fmt::format("issuer ID {} is not registered", ref));
@@ -91,12 +109,12 @@ issuer_record resolve_issuer(const cert_index& index, const std::string& ref) {
     return *rec;
 }
 
-std::string issuer_label(const cert_index& index, std::int64_t id) {
+std::string issuer_label(const index_store& index, std::int64_t id) {
     auto rec = index.find_issuer(id);
     return rec ? fmt::format("{} ({})", id, rec->subject) : std::to_string(id);
 }
 
-cert_record find_target(const cert_index& index, const serial_number& serial, const std::string& issuer_ref,
+cert_record find_target(const index_store& index, const serial_number& serial, const std::string& issuer_ref,
                         const std::string& typed, bool decimal) {
     if (!issuer_ref.empty()) {
         const auto issuer = resolve_issuer(index, issuer_ref);

@@ -7,16 +7,18 @@
 #include <openssl/x509v3.h>
 
 #include "common/pem.hpp"
+#include "common/pg.hpp"
 #include "schema/db_problems.hpp"
 #include "schema/import.hpp"
 #include "schema/ocspctl/internal.hpp"
 #include "schema/ocspctl/json_output.hpp"
 #include "schema/ocspctl/ownership.hpp"
+#include "schema/pg_migrations.hpp"
 
 namespace ocspkit::ocspctl {
 
 namespace fs = std::filesystem;
-using schema::cert_index;
+using schema::index_store;
 
 namespace {
 
@@ -32,10 +34,33 @@ std::string summary(const schema::import_counts& c) {
     return text;
 }
 
+// init on PostgreSQL: the database exists (createdb), init creates or migrates the schema in it.
+int init_postgresql(context& c, const init_args& a) {
+    if (!a.owner.empty() || !a.group.empty()) {
+        bad_input("--owner and --group give a SQLite file to the service user; on PostgreSQL grant the "
+                  "responder's role access to the database instead (docs/operations.md \"PostgreSQL\")");
+    }
+    int before = 0;
+    {
+        pg::connection db(c.db.path);
+        before = schema::pg_schema_version(db);
+    }
+    const int version = c.db.open(sqlite::open_mode::read_write_create)->schema_version();
+    if (before == 0) {
+        c.out << fmt::format("{}: created, schema version {}\n", c.db.name(), version);
+    } else if (before < version) {
+        c.out << fmt::format("{}: migrated from schema version {} to {}\n", c.db.name(), before, version);
+    } else {
+        c.out << fmt::format("{}: ocspkit database, schema version {}\n", c.db.name(), version);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int cmd_init(context& c, const init_args& a) {
-    if (c.db.path.empty()) bad_input("no database: pass --db PATH or set OCSPKIT_DB");
+    if (c.db.path.empty()) bad_input("no database: pass --db PATH (or a PostgreSQL connection string) or set OCSPKIT_DB");
+    if (c.db.is_postgresql()) return init_postgresql(c, a);
     // Resolved before anything is created, so that a misspelt user leaves nothing behind.
     std::optional<file_owner> owner;
     if (!a.owner.empty() || !a.group.empty()) owner = resolve_owner(a.owner, a.group);
@@ -52,7 +77,8 @@ int cmd_init(context& c, const init_args& a) {
     const bool existed = fs::exists(db, ec) && fs::file_size(db, ec) > 0;
     int version = 0;
     {
-        auto index = c.db.open(sqlite::open_mode::read_write_create);
+        const auto store = c.db.open(sqlite::open_mode::read_write_create);
+        auto& index = *store;
         version = index.schema_version();
     }
     if (existed) {
@@ -76,14 +102,16 @@ int cmd_issuer_add(context& c, const std::string& file) {
         bad_input(fmt::format("{}: {} is not a CA certificate (basicConstraints CA:TRUE or keyCertSign missing)",
                               file, subject_rfc2253(cert.get())));
     }
-    auto index = c.db.open(sqlite::open_mode::read_write);
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
     const auto id = index.add_issuer(cert.get(), c.now);
     c.out << fmt::format("added issuer {}: {}\n", id, subject_rfc2253(cert.get()));
     return 0;
 }
 
 int cmd_issuer_list(context& c, bool json) {
-    auto index = c.db.open(sqlite::open_mode::read_only);
+    const auto store = c.db.open(sqlite::open_mode::read_only);
+    auto& index = *store;
     if (json) {
         write_issuers_json(c.out, index);
         return 0;
@@ -98,7 +126,8 @@ int cmd_issuer_list(context& c, bool json) {
 }
 
 int cmd_issuer_enable(context& c, const std::string& ref, bool enabled) {
-    auto index = c.db.open(sqlite::open_mode::read_write);
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
     const auto issuer = resolve_issuer(index, ref);
     if (issuer.enabled == enabled) {
         c.out << fmt::format("issuer {} ({}) is already {}\n", issuer.id, issuer.subject, enabled ? "enabled" : "disabled");
@@ -110,7 +139,8 @@ int cmd_issuer_enable(context& c, const std::string& ref, bool enabled) {
 }
 
 int cmd_import_index(context& c, const import_index_args& a) {
-    auto index = c.db.open(sqlite::open_mode::read_write);
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
     const auto issuer = resolve_issuer(index, a.issuer);
     schema::index_import_options options;
     options.skip_bad = a.skip_bad;
@@ -133,7 +163,8 @@ int cmd_import_index(context& c, const import_index_args& a) {
 }
 
 int cmd_import_certs(context& c, const std::string& issuer_ref, const std::vector<std::string>& paths) {
-    auto index = c.db.open(sqlite::open_mode::read_write);
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
     const auto issuer = resolve_issuer(index, issuer_ref);
     const std::vector<fs::path> files(paths.begin(), paths.end());
     const auto report = schema::import_certificate_files(index, issuer, files);
@@ -148,7 +179,8 @@ int cmd_import_certs(context& c, const std::string& issuer_ref, const std::vecto
 }
 
 int cmd_export(context& c, const std::string& issuer_ref, const std::string& output) {
-    auto index = c.db.open(sqlite::open_mode::read_only);
+    const auto store = c.db.open(sqlite::open_mode::read_only);
+    auto& index = *store;
     std::optional<std::int64_t> issuer_id;
     if (!issuer_ref.empty()) {
         issuer_id = resolve_issuer(index, issuer_ref).id;

@@ -12,6 +12,7 @@
 
 #include "common/serial.hpp"
 #include "schema/cert_index.hpp"
+#include "schema/index_store.hpp"
 #include "schema/ocspctl/commands.hpp"
 
 namespace ocspkit::ocspctl {
@@ -34,11 +35,19 @@ private:
 [[noreturn]] void database_failure(std::string message);
 
 struct db_options {
+    // A SQLite file's path or a PostgreSQL connection string (pg::database_kind_of); may hold a password,
+    // so messages use name().
     std::string path;
     int busy_timeout_ms = 5000;
+    bool busy_timeout_given = false;  // --busy-timeout was passed (SQLite only)
     schema::audit_context audit;  // who is running this command; written with every change
 
-    schema::cert_index open(sqlite::open_mode mode) const;
+    bool is_postgresql() const noexcept;
+    // The path, or the connection string without its password.
+    std::string name() const;
+    // Refuses a command that works on a SQLite file only, naming what to use on PostgreSQL instead.
+    void require_sqlite_file(std::string_view command, std::string_view postgresql_instead) const;
+    std::unique_ptr<schema::index_store> open(sqlite::open_mode mode) const;
 };
 
 struct context {
@@ -56,11 +65,11 @@ std::string not_in_index_message(const serial_number& serial, const std::string&
                                  std::string_view where = {});
 
 // "ID|CA.pem": a number names a registered issuer unless a file of that name exists.
-schema::issuer_record resolve_issuer(const schema::cert_index& index, const std::string& ref);
-std::string issuer_label(const schema::cert_index& index, std::int64_t id);
+schema::issuer_record resolve_issuer(const schema::index_store& index, const std::string& ref);
+std::string issuer_label(const schema::index_store& index, std::int64_t id);
 // The one row a serial names: under --issuer if given, else under the only issuer that has it. `typed`
 // is the user's spelling, for the "did you mean --decimal" hint.
-schema::cert_record find_target(const schema::cert_index& index, const serial_number& serial,
+schema::cert_record find_target(const schema::index_store& index, const serial_number& serial,
                                 const std::string& issuer_ref, const std::string& typed = {}, bool decimal = false);
 
 std::string describe_revocation(const schema::cert_record& rec);

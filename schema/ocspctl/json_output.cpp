@@ -31,7 +31,7 @@ json::value status_or_null(const std::optional<schema::cert_status>& s) {
 
 }  // namespace
 
-json::object certificate_json(const schema::cert_index& index, const cert_record& r) {
+json::object certificate_json(const schema::index_store& index, const cert_record& r) {
     json::object o;
     o["issuer_id"] = r.issuer_id;
     auto issuer = index.find_issuer(r.issuer_id);
@@ -65,7 +65,7 @@ json::object audit_json(const schema::audit_record& r) {
     return o;
 }
 
-void write_certificates_json(std::ostream& out, const schema::cert_index& index,
+void write_certificates_json(std::ostream& out, const schema::index_store& index,
                              const std::function<void(const std::function<void(const cert_record&)>&)>& rows) {
     out << "{\"certificates\":[";
     bool first = true;
@@ -77,7 +77,7 @@ void write_certificates_json(std::ostream& out, const schema::cert_index& index,
     out << "]}\n";
 }
 
-void write_issuers_json(std::ostream& out, const schema::cert_index& index) {
+void write_issuers_json(std::ostream& out, const schema::index_store& index) {
     json::array issuers;
     for (const auto& issuer : index.list_issuers()) {
         json::object o;

@@ -11,13 +11,13 @@
 
 namespace ocspkit::ocspctl {
 
-boost::json::object certificate_json(const schema::cert_index& index, const schema::cert_record& rec);
+boost::json::object certificate_json(const schema::index_store& index, const schema::cert_record& rec);
 boost::json::object audit_json(const schema::audit_record& rec);
 
 // {"certificates": [...]}: streamed row by row, so that a list of millions needs no memory for it.
-void write_certificates_json(std::ostream& out, const schema::cert_index& index,
+void write_certificates_json(std::ostream& out, const schema::index_store& index,
                              const std::function<void(const std::function<void(const schema::cert_record&)>&)>& rows);
 // {"issuers": [...]}
-void write_issuers_json(std::ostream& out, const schema::cert_index& index);
+void write_issuers_json(std::ostream& out, const schema::index_store& index);
 
 }  // namespace ocspkit::ocspctl

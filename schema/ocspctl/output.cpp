@@ -8,13 +8,13 @@
 
 namespace ocspkit::ocspctl {
 
-using schema::cert_index;
+using schema::index_store;
 using schema::cert_record;
 using schema::cert_status;
 
 namespace {
 
-void print_record(std::ostream& out, const cert_index& index, const cert_record& rec) {
+void print_record(std::ostream& out, const index_store& index, const cert_record& rec) {
     const auto line = [&out](std::string_view key, const std::string& value) {
         out << fmt::format("{:<17} {}\n", key, value);
     };
@@ -43,7 +43,8 @@ std::string status_or_dash(const std::optional<cert_status>& s) {
 
 int cmd_show(context& c, const std::string& serial_text, const std::string& issuer_ref, bool decimal, bool json) {
     const auto serial = parse_serial_arg(serial_text, decimal);
-    auto index = c.db.open(sqlite::open_mode::read_only);
+    const auto store = c.db.open(sqlite::open_mode::read_only);
+    auto& index = *store;
     std::vector<cert_record> found;
     if (!issuer_ref.empty()) {
         found.push_back(find_target(index, serial, issuer_ref, serial_text, decimal));
@@ -70,7 +71,8 @@ int cmd_list(context& c, const std::string& status_text, const std::string& issu
         status = schema::status_from_name(status_text);
         if (!status) bad_input(fmt::format("unknown status '{}' (one of good, revoked, hold)", status_text));
     }
-    auto index = c.db.open(sqlite::open_mode::read_only);
+    const auto store = c.db.open(sqlite::open_mode::read_only);
+    auto& index = *store;
     std::optional<std::int64_t> issuer_id;
     if (!issuer_ref.empty()) issuer_id = resolve_issuer(index, issuer_ref).id;
     if (json) {
@@ -92,7 +94,8 @@ int cmd_audit(context& c, const audit_args& a) {
     schema::audit_filter filter;
     if (!a.since.empty()) filter.since = parse_time_option(a.since, "--since", c.now);
     if (!a.serial.empty()) filter.serial = parse_serial_arg(a.serial, a.decimal);
-    auto index = c.db.open(sqlite::open_mode::read_only);
+    const auto store = c.db.open(sqlite::open_mode::read_only);
+    auto& index = *store;
     if (!a.issuer.empty()) filter.issuer_id = resolve_issuer(index, a.issuer).id;
     const auto rows = index.list_audit(filter);
     if (a.json) {

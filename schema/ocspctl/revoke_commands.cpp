@@ -17,7 +17,7 @@
 
 namespace ocspkit::ocspctl {
 
-using schema::cert_index;
+using schema::index_store;
 using schema::cert_record;
 using schema::cert_status;
 using schema::revocation_reason;
@@ -90,15 +90,17 @@ std::string reason_detail(const revocation& r, std::string_view source) {
     return text;
 }
 
-void print_done(context& c, const cert_index& index, const cert_record& rec, bool hold) {
+void print_done(context& c, const index_store& index, const cert_record& rec, bool hold) {
     c.out << fmt::format("serial {} of issuer {}: {} {}\n", rec.serial.to_hex(), issuer_label(index, rec.issuer_id),
                          hold ? "on hold" : "revoked", describe_revocation(rec));
 }
 
 int revoke_one(context& c, const revoke_args& a, const revocation& r) {
     const auto serial = parse_serial_arg(a.serial, a.decimal);
-    auto index = c.db.open(sqlite::open_mode::read_write);
-    auto batch = index.begin_write();
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     auto rec = find_target(index, serial, a.issuer, a.serial, a.decimal);
     if (auto why = refusal(rec, r)) bad_input(*why);
     apply(rec, r);
@@ -114,7 +116,8 @@ int revoke_certificate(context& c, const revoke_args& a, const revocation& r) {
     auto cert = load_certificate(a.cert_file);
     auto serial = serial_number::from_asn1(X509_get0_serialNumber(cert.get()));
     if (!serial) bad_input(fmt::format("{}: {}", a.cert_file, serial.error_message()));
-    auto index = c.db.open(sqlite::open_mode::read_write);
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
     // Found by signature, not by name: a certificate that only claims a registered CA's name is refused.
     auto issuer = schema::find_issuer_of(index, cert.get());
     if (!issuer) {
@@ -126,7 +129,8 @@ int revoke_certificate(context& c, const revoke_args& a, const revocation& r) {
         bad_input(fmt::format("{}: certificate {} was issued by issuer {} ({}), not by --issuer {}", a.cert_file,
                               serial->to_hex(), issuer->id, issuer->subject, a.issuer));
     }
-    auto batch = index.begin_write();
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     cert_record rec;
     if (auto existing = batch.find(issuer->id, *serial)) {
         rec = std::move(*existing);
@@ -160,8 +164,10 @@ int revoke_list(context& c, const revoke_args& a, const revocation& r) {
     }
     std::istream& in = from_stdin ? c.in : file;
 
-    auto index = c.db.open(sqlite::open_mode::read_write);
-    auto batch = index.begin_write();
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     std::vector<std::string> problems;
     std::vector<cert_record> targets;
     std::map<std::pair<std::int64_t, serial_number>, std::size_t> seen;  // -> line
@@ -217,8 +223,10 @@ int cmd_revoke(context& c, const revoke_args& a) {
 
 int cmd_unrevoke(context& c, const std::string& serial_text, const std::string& issuer_ref, bool decimal) {
     const auto serial = parse_serial_arg(serial_text, decimal);
-    auto index = c.db.open(sqlite::open_mode::read_write);
-    auto batch = index.begin_write();
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    auto& index = *store;
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     auto rec = find_target(index, serial, issuer_ref, serial_text, decimal);
     if (rec.status == cert_status::good) bad_input(fmt::format("serial {} is not revoked", serial.to_hex()));
     if (rec.status == cert_status::revoked) {

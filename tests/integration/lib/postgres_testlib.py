@@ -13,6 +13,8 @@ PostgreSQL refuses to run as root. make_standby() adds a streaming replica made 
 OCSPKIT_PG_BINDIR overrides where the binaries are looked for (default: `pg_config --bindir`, else the
 newest /usr/lib/postgresql/<version>/bin).
 """
+import atexit
+import itertools
 import os
 import pwd
 import shutil
@@ -166,10 +168,12 @@ class PostgresServer:
         return (f"host={_quote_conninfo_value(host)} port={self.port} user={SUPERUSER} "
                 f"dbname={_quote_conninfo_value(dbname)}")
 
-    def psql(self, sql, dbname="postgres"):
-        """Runs one SQL string with psql and returns its unaligned, tuples-only output."""
+    def psql(self, sql, database="postgres"):
+        """Runs one SQL string with psql on `database` (a name, or a conninfo from create_database()) and
+        returns its unaligned, tuples-only output."""
+        target = database if "=" in database else self.conninfo(database)
         proc = self._run([str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                          "-d", self.conninfo(dbname), "-c", sql], server_user=False)
+                          "-d", target, "-c", sql], server_user=False)
         return proc.stdout.strip()
 
     def create_database(self, name):
@@ -200,3 +204,21 @@ class PostgresServer:
                 raise TimeoutError(f"standby on port {self.port} did not replay up to {target} in {timeout}s"
                                    + self._log_tail())
             time.sleep(0.05)
+
+
+_shared = None
+_names = itertools.count(1)
+
+
+def shared_server():
+    """One server for a whole test program, started at first use and closed when the interpreter exits."""
+    global _shared
+    if _shared is None:
+        _shared = PostgresServer()
+        atexit.register(_shared.close)
+    return _shared
+
+
+def fresh_database(prefix="ocspkit"):
+    """A new empty database on shared_server(); returns its conninfo."""
+    return shared_server().create_database(f"{prefix}_{next(_names)}")

@@ -10,6 +10,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+import postgres_testlib  # noqa: E402
 from ocspkit_testlib import OCSPCTL, Pki, run  # noqa: E402
 
 # name -> (`openssl ca -revoke` arguments or None, status in the index, reason shown by ocspctl,
@@ -69,10 +70,14 @@ class OcspctlWithOpensslCa(unittest.TestCase):
             cls.serials[name] = serial
             if revoke is not None:
                 cls.pki.revoke(cert, *revoke)
-        cls.db = cls.root / "index.db"
+        cls.db = cls.new_database()
         ctl(cls.db, "init")
         ctl(cls.db, "issuer", "add", cls.pki.ca_cert)
         cls.first_import = ctl(cls.db, "import-index", "--issuer", cls.pki.ca_cert, cls.pki.index())
+
+    @classmethod
+    def new_database(cls):
+        return cls.root / "index.db"
 
     @classmethod
     def tearDownClass(cls):
@@ -154,10 +159,14 @@ class OcspctlFailures(unittest.TestCase):
         cls.cert, _, cls.serial = cls.pki.issue("one.example")
         cls.foreign_cert, _, _ = cls.other.issue("foreign.example")
         cls.pki.revoke(cls.cert, "-crl_reason", "keyCompromise")
-        cls.db = cls.root / "index.db"
+        cls.db = cls.new_database()
         ctl(cls.db, "init")
         ctl(cls.db, "issuer", "add", cls.pki.ca_cert)
         ctl(cls.db, "import-index", "--issuer", cls.pki.ca_cert, cls.pki.index())
+
+    @classmethod
+    def new_database(cls):
+        return cls.root / "index.db"
 
     @classmethod
     def tearDownClass(cls):
@@ -231,6 +240,56 @@ class OcspctlFailures(unittest.TestCase):
         r = ctl(self.root / "absent.db", "list", check=False)
         self.assertEqual(r.returncode, 3)
         self.assertIn("database does not exist; create it with `ocspctl init", r.stderr)
+
+
+# The same commands with the index in PostgreSQL (--db a libpq connection string), on one server.
+@unittest.skipUnless(postgres_testlib.available(), "PostgreSQL is not installed")
+class OcspctlWithOpensslCaOnPostgres(OcspctlWithOpensslCa):
+    @classmethod
+    def new_database(cls):
+        return postgres_testlib.fresh_database("ctl")
+
+    def test_5_foreign_sql_update_is_seen(self):
+        serial = self.serials["valid"]
+        before = int(re.search(r"change sequence   (\d+)", ctl(self.db, "show", serial).stdout).group(1))
+        # A client that is not ocspkit: the triggers stamp its write.
+        postgres_testlib.shared_server().psql(
+            "UPDATE certificates SET status = 1, revocation_time = 1767225600, reason = 4 "
+            f"WHERE serial = '\\x{serial}'::bytea", self.db)
+        show = ctl(self.db, "show", serial).stdout
+        self.assertIn("status            revoked\n", show)
+        self.assertIn("reason            superseded\n", show)
+        self.assertGreater(int(re.search(r"change sequence   (\d+)", show).group(1)), before)
+
+
+@unittest.skipUnless(postgres_testlib.available(), "PostgreSQL is not installed")
+class OcspctlFailuresOnPostgres(OcspctlFailures):
+    @classmethod
+    def new_database(cls):
+        return postgres_testlib.fresh_database("ctlerr")
+
+    def test_newer_schema_is_refused(self):
+        newer = postgres_testlib.fresh_database("newer")
+        ctl(newer, "init")
+        postgres_testlib.shared_server().psql("UPDATE ocspkit_schema SET version = 7", newer)
+        for args in (["list"], ["show", self.serial], ["revoke", self.serial, "--reason", "superseded"], ["init"]):
+            r = ctl(newer, *args, check=False)
+            self.assertEqual(r.returncode, 3, args)
+            self.assertRegex(r.stderr, r"^ocspctl: PostgreSQL at .*schema version 7 is newer than this build's 2; "
+                                       r"upgrade ocspkit\n$")
+
+    def test_missing_database(self):
+        absent = postgres_testlib.shared_server().conninfo("absent") + " password=secret123"
+        r = ctl(absent, "list", check=False)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn('database "absent" does not exist', r.stderr)
+        self.assertIn("password=***", r.stderr)
+        self.assertNotIn("secret123", r.stdout + r.stderr)
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        empty = postgres_testlib.fresh_database("empty")
+        r = ctl(empty, "list", check=False)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("no ocspkit index; run `ocspctl init` with this database", r.stderr)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,19 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+import postgres_testlib  # noqa: E402
 from ocspkit_testlib import OCSPCTL, Index, Pki, Responder, ocsp_query, responder_issuer, run  # noqa: E402
 
 
 def ctl(db, *args, check=True, env=None, input=None):
     return run([OCSPCTL, *map(str, args), "--db", str(db)], check=check, env=env, input=input)
+
+
+def add_pki(db, pki):
+    """Creates the index at `db` (a path or a PostgreSQL string), registers pki's CA, imports its index.txt."""
+    ctl(db, "init")
+    ctl(db, "issuer", "add", pki.ca_cert)
+    ctl(db, "import-index", "--issuer", pki.ca_cert, pki.index())
 
 
 def status_of(db, serial):
@@ -38,8 +46,11 @@ class ReimportKeepsIndexRevocations(unittest.TestCase):
         for name in ("a", "b", "c"):
             cert, _key, serial = self.pki.issue(f"{name}.example")
             self.certs[name] = (cert, serial)
-        self.db = self.root / "index.db"
-        Index(self.db).add_pki(self.pki)
+        self.db = self.new_database()
+        add_pki(self.db, self.pki)
+
+    def new_database(self):
+        return self.root / "index.db"
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -101,12 +112,16 @@ class BulkAndCertificateRevoke(unittest.TestCase):
         cls.serials = [cls.pki.issue(f"bulk{i}.example")[2] for i in range(4)]
         cls.cert5, _, cls.serial5 = cls.pki.issue("bycert.example")  # not imported before revoke --cert
         cls.stranger, _, _ = cls.other.issue("stranger.example")
-        cls.db = cls.root / "index.db"
+        cls.db = cls.new_database()
         ctl(cls.db, "init")
         ctl(cls.db, "issuer", "add", cls.pki.ca_cert)
         lines = cls.pki.index().read_text().splitlines()
         (cls.root / "first.txt").write_text("\n".join(l for l in lines if cls.serial5 not in l) + "\n")
         ctl(cls.db, "import-index", "--issuer", cls.pki.ca_cert, cls.root / "first.txt")
+
+    @classmethod
+    def new_database(cls):
+        return cls.root / "index.db"
 
     @classmethod
     def tearDownClass(cls):
@@ -159,6 +174,91 @@ class BulkAndCertificateRevoke(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr, "ocspctl: serial 4096 is not in the index; serials are hexadecimal: if 4096 is "
                                    "decimal, it is 1000 in hex (did you mean --decimal?)\n")
+
+
+@unittest.skipUnless(postgres_testlib.available(), "PostgreSQL is not installed")
+class ReimportKeepsIndexRevocationsOnPostgres(ReimportKeepsIndexRevocations):
+    def new_database(self):
+        return postgres_testlib.fresh_database("reimport")
+
+
+@unittest.skipUnless(postgres_testlib.available(), "PostgreSQL is not installed")
+class BulkAndCertificateRevokeOnPostgres(BulkAndCertificateRevoke):
+    @classmethod
+    def new_database(cls):
+        return postgres_testlib.fresh_database("bulk")
+
+
+@unittest.skipUnless(postgres_testlib.available(), "PostgreSQL is not installed")
+class OperationsOnPostgres(unittest.TestCase):
+    """What differs on PostgreSQL: backups are pg_dump's, writers run at once, OCSPKIT_DB, the audit."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ocspkit-pgops-")
+        self.root = Path(self.tmp.name)
+        self.pki = Pki(self.root, "Pg Ops CA")
+        self.serials = [self.pki.issue(f"p{i}.example")[2] for i in range(3)]
+        self.server = postgres_testlib.shared_server()
+        self.db = postgres_testlib.fresh_database("ops")
+        add_pki(self.db, self.pki)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_backup_is_pg_dump_and_restore_is_pg_restore(self):
+        ctl(self.db, "revoke", self.serials[0], "--reason", "keyCompromise")
+        r = ctl(self.db, "backup", self.root / "copy.db", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("backup works on a SQLite file", r.stderr)
+        self.assertIn("pg_dump -Fc -f FILE DBNAME", r.stderr)
+        self.assertFalse((self.root / "copy.db").exists())
+        r = ctl(self.db, "restore", self.root / "copy.db", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("pg_restore", r.stderr)
+
+        # What docs/operations.md says to do instead, end to end.
+        dump = self.root / "index.dump"
+        run([str(self.server.bin / "pg_dump"), "-Fc", "-f", str(dump), "-d", self.db])
+        restored = postgres_testlib.fresh_database("restored")
+        run([str(self.server.bin / "pg_restore"), "--no-owner", "-d", restored, str(dump)])
+        for command in (["list"], ["audit"], ["issuer", "list"]):
+            self.assertEqual(ctl(restored, *command).stdout, ctl(self.db, *command).stdout, command)
+        ctl(restored, "revoke", self.serials[1], "--reason", "superseded")  # the copy takes writes
+        self.assertEqual(status_of(restored, self.serials[1]), "revoked")
+
+    def test_two_writers_at_once_lose_nothing(self):
+        # Two processes import disjoint files (one transaction each) while revokes run in this one.
+        files = []
+        for k in range(2):
+            text = "".join(f"V\t301231235959Z\t\t{0x800000 + 1000 * k + i:X}\tunknown\t/CN=w{k}-{i}\n"
+                           for i in range(300))
+            files.append(self.root / f"w{k}.txt")
+            files[-1].write_text(text)
+        before = int(self.server.psql("SELECT value FROM change_counter", self.db))
+        writers = [subprocess.Popen([OCSPCTL, "import-index", "--issuer", "1", str(f), "--db", self.db],
+                                    stdout=subprocess.DEVNULL) for f in files]
+        for s in self.serials:
+            ctl(self.db, "revoke", s, "--reason", "keyCompromise")
+        self.assertEqual([w.wait(timeout=120) for w in writers], [0, 0])
+        rows = json.loads(ctl(self.db, "list", "--json").stdout)["certificates"]
+        self.assertEqual(len(rows), len(self.serials) + 600)
+        # Five transactions, five consecutive change numbers: none lost, none shared.
+        seqs = self.server.psql("SELECT DISTINCT change_seq FROM certificates WHERE change_seq > "
+                                f"{before} ORDER BY 1", self.db).split()
+        self.assertEqual([int(x) for x in seqs], list(range(before + 1, before + 6)))
+
+    def test_environment_sudo_user_and_no_password_anywhere(self):
+        env = dict(os.environ, OCSPKIT_DB=self.db + " password=secret123", SUDO_USER="alice")
+        r = run([OCSPCTL, "revoke", self.serials[2], "--reason", "superseded"], env=env)
+        self.assertNotIn("secret123", r.stdout + r.stderr)
+        audit = json.loads(run([OCSPCTL, "audit", "--json", "--serial", self.serials[2]], env=env).stdout)
+        last = audit["entries"][-1]
+        self.assertEqual((last["sudo_user"], last["command"], last["new_status"]), ("alice", "revoke", "revoked"))
+        bad = dict(env, OCSPKIT_DB=self.server.conninfo("nope") + " password=secret123")
+        r = run([OCSPCTL, "list"], env=bad, check=False)
+        self.assertEqual(r.returncode, 3)
+        self.assertNotIn("secret123", r.stdout + r.stderr)
+        self.assertIn("password=***", r.stderr)
 
 
 class BackupRestoreAudit(unittest.TestCase):

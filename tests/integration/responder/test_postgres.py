@@ -154,7 +154,7 @@ class PostgresIndex(unittest.TestCase):
     def test_a_role_that_may_only_select_is_enough_for_a_responder(self):
         # deploy/scale-out/postgresql.md gives responders such a role.
         self.pg.psql("CREATE ROLE ocspkit_read LOGIN")
-        self.pg.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ocspkit_read", dbname="ocspkit")
+        self.pg.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ocspkit_read", database="ocspkit")
         r = self.start(database=self.db.replace("user=ocspkit ", "user=ocspkit_read "))
         self.assertIn("user=ocspkit_read", r.config.read_text())
         self.assertEqual(cert_state(r.url, self.pki.ca_cert, self.good_serial), "good")

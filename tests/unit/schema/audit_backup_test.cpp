@@ -10,7 +10,10 @@
 
 #include "schema/cert_index.hpp"
 #include "schema/migrations.hpp"
+#include "schema/index_store.hpp"
+#include "schema/pg_migrations.hpp"
 #include "tests/support/test_pki.hpp"
+#include "tests/unit/schema/index_backends.hpp"
 
 namespace ocspkit::schema {
 namespace {
@@ -40,6 +43,14 @@ audit_context alice(std::string command) {
     return audit_context{"root", std::string{"alice"}, std::move(command), t0};
 }
 
+// One change in its own batch.
+void write(index_store& index, const cert_record& rec, std::string_view detail = {}) {
+    const auto batch = index.begin_write();
+    auto outcome = batch->merge(rec, merge_options{.detail = detail});
+    ASSERT_TRUE(outcome) << outcome.error_message();
+    batch->commit();
+}
+
 class audit_backup_test : public testing::Test {
 protected:
     test::temp_dir dir;
@@ -48,28 +59,33 @@ protected:
 
     std::int64_t setup(cert_index& index) {
         const auto issuer = index.add_issuer(ca.cert.get());
-        auto batch = index.begin_write();
+        const auto batch_owner = index.begin_write();
+        auto& batch = *batch_owner;
         for (const char* s : {"10", "11", "12"}) batch.merge(good_cert(issuer, s));
         batch.commit();
         return issuer;
     }
-
-    static void write(cert_index& index, const cert_record& rec, std::string_view detail = {}) {
-        auto batch = index.begin_write();
-        auto outcome = batch.merge(rec, merge_options{.detail = detail});
-        ASSERT_TRUE(outcome) << outcome.error_message();
-        batch.commit();
-    }
 };
 
-TEST_F(audit_backup_test, every_change_is_audited_with_who_and_what) {
-    auto index = cert_index::open(db, open_mode::read_write_create, 5000ms, alice("init"));
+// The audit on both backends (index_backends.hpp).
+class audit_test : public testing::TestWithParam<test::backend> {
+protected:
+    test::temp_dir dir;
+    std::string db = test::fresh_database(GetParam(), dir.path());
+    test::issued ca = test::make_ca("Audit Test CA");
+};
+
+INSTANTIATE_TEST_SUITE_P(backends, audit_test, testing::ValuesIn(test::all_backends), test::backend_name);
+
+TEST_P(audit_test, every_change_is_audited_with_who_and_what) {
+    const auto store = open_index_store(db, open_mode::read_write_create, alice("init"));
+    auto& index = *store;
     const auto issuer = index.add_issuer(ca.cert.get());
     {
-        auto writer = cert_index::open(db, open_mode::read_write, 5000ms, alice("revoke"));
-        write(writer, good_cert(issuer, "10"));
-        write(writer, revoked_cert(issuer, "10"), "reason keyCompromise");
-        writer.set_issuer_enabled(issuer, false);
+        const auto writer = open_index_store(db, open_mode::read_write, alice("revoke"));
+        write(*writer, good_cert(issuer, "10"));
+        write(*writer, revoked_cert(issuer, "10"), "reason keyCompromise");
+        writer->set_issuer_enabled(issuer, false);
     }
     const auto rows = index.list_audit({});
     ASSERT_EQ(rows.size(), 5u);
@@ -102,6 +118,76 @@ TEST_F(audit_backup_test, every_change_is_audited_with_who_and_what) {
     EXPECT_EQ(index.list_audit({}).size(), 5u);
 }
 
+TEST_P(audit_test, a_hold_lifted_is_found_for_the_import_rule) {
+    const auto store = open_index_store(db, open_mode::read_write_create, alice("init"));
+    auto& index = *store;
+    const auto issuer = index.add_issuer(ca.cert.get());
+    auto held = revoked_cert(issuer, "20");
+    held.status = cert_status::hold;
+    held.reason = revocation_reason::certificate_hold;
+    write(index, held);
+    EXPECT_FALSE(index.last_hold_lift(issuer, held.serial));
+    write(index, good_cert(issuer, "20"), "hold lifted");
+    EXPECT_EQ(index.last_hold_lift(issuer, held.serial), t0);
+    EXPECT_FALSE(index.last_hold_lift(issuer, *serial_number::from_hex("21")));
+    EXPECT_EQ(index.audit_actor().command, "init");
+}
+
+// A database exactly as a version-1 ocspctl left it: the v1 schema, one issuer and one revocation.
+void make_version_1(test::backend kind, const std::string& db) {
+    constexpr std::string_view issuer_sql =
+        "INSERT INTO issuers (subject, subject_der, key_id, name_hash_sha1, key_hash_sha1, name_hash_sha256, "
+        "key_hash_sha256, name_hash_sha384, key_hash_sha384, name_hash_sha512, key_hash_sha512, cert_der) VALUES ";
+    if (kind == test::backend::sqlite) {
+        sqlite::connection v1(db, open_mode::read_write_create);
+        v1.exec("PRAGMA journal_mode = WAL");
+        v1.exec(fmt::format("PRAGMA application_id = {}", application_id));
+        v1.exec(migrations()[0].sql);
+        v1.exec("PRAGMA user_version = 1");
+        v1.exec(fmt::format("{} ('CN=Old', x'00', x'01', x'02', x'03', x'04', x'05', x'06', x'07', x'08', x'09', "
+                            "x'0a')",
+                            issuer_sql));
+        v1.exec("INSERT INTO certificates (issuer_id, serial, status, revocation_time, reason) "
+                "VALUES (1, x'1004', 1, 1767225600, 1)");
+        return;
+    }
+    pg::connection v1(db);
+    v1.exec("CREATE TABLE ocspkit_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL, "
+            "application text NOT NULL)");
+    v1.exec("INSERT INTO ocspkit_schema VALUES (1, 1, 'ocspkit certificate index')");
+    v1.exec(pg_migrations()[0].sql);
+    v1.exec(fmt::format("{} ('CN=Old', '\\x00', '\\x01', '\\x02', '\\x03', '\\x04', '\\x05', '\\x06', "
+                        "'\\x07', '\\x08', '\\x09', '\\x0a')",
+                        issuer_sql));
+    v1.exec("INSERT INTO certificates (issuer_id, serial, status, revocation_time, reason) "
+            "VALUES (1, '\\x1004', 1, 1767225600, 1)");
+}
+
+TEST_P(audit_test, version_1_database_migrates_to_2_with_its_data) {
+    make_version_1(GetParam(), db);
+    // The responder (read-only) is told to migrate first, with the command.
+    try {
+        open_index_store(db, open_mode::read_only);
+        FAIL() << "read-only open of a v1 database";
+    } catch (const schema_error& e) {
+        EXPECT_NE(std::string{e.what()}.find("ocspctl init"), std::string::npos) << e.what();
+    }
+    // Any writer migrates, as init does.
+    const auto store = open_index_store(db, open_mode::read_write, alice("init"));
+    auto& index = *store;
+    EXPECT_EQ(index.schema_version(), 2);
+    auto rec = index.find_certificate(1, *serial_number::from_hex("1004"));
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->status, cert_status::revoked);
+    const auto rows = index.list_audit({});
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].entry.detail, "schema migrated from version 1 to 2");
+    EXPECT_EQ(rows[0].sudo_user, "alice");
+    EXPECT_EQ(open_index_store(db, open_mode::read_only)->schema_version(), 2);
+    // Opening again migrates nothing and audits nothing.
+    EXPECT_EQ(open_index_store(db, open_mode::read_write_create)->list_audit({}).size(), 1u);
+}
+
 TEST_F(audit_backup_test, audit_rows_are_append_only_for_other_clients) {
     { cert_index::open(db, open_mode::read_write_create, 5000ms, alice("init")); }
     sqlite::connection foreign(db, open_mode::read_write);
@@ -113,42 +199,6 @@ TEST_F(audit_backup_test, audit_rows_are_append_only_for_other_clients) {
     }
     EXPECT_THROW(foreign.exec("DELETE FROM audit"), sqlite::sqlite_error);
     foreign.exec("INSERT INTO audit (time, unix_user, command) VALUES (1, 'script', 'manual')");  // appending is fine
-}
-
-TEST_F(audit_backup_test, version_1_database_migrates_to_2_with_its_data) {
-    {
-        // A database exactly as a version-1 ocspctl left it: the v1 SQL, one issuer and one revocation.
-        sqlite::connection v1(db, open_mode::read_write_create);
-        v1.exec("PRAGMA journal_mode = WAL");
-        v1.exec(fmt::format("PRAGMA application_id = {}", application_id));
-        v1.exec(migrations()[0].sql);
-        v1.exec("PRAGMA user_version = 1");
-        v1.exec("INSERT INTO issuers (subject, subject_der, key_id, name_hash_sha1, key_hash_sha1, name_hash_sha256, "
-                "key_hash_sha256, name_hash_sha384, key_hash_sha384, name_hash_sha512, key_hash_sha512, cert_der) "
-                "VALUES ('CN=Old', x'00', x'01', x'02', x'03', x'04', x'05', x'06', x'07', x'08', x'09', x'0a')");
-        v1.exec("INSERT INTO certificates (issuer_id, serial, status, revocation_time, reason) "
-                "VALUES (1, x'1004', 1, 1767225600, 1)");
-    }
-    // The responder (read-only) is told to migrate first, with the command.
-    try {
-        cert_index::open(db, open_mode::read_only);
-        FAIL() << "read-only open of a v1 database";
-    } catch (const schema_error& e) {
-        EXPECT_NE(std::string{e.what()}.find("older than this ocspkit's (2); migrate it with `ocspctl init"),
-                  std::string::npos)
-            << e.what();
-    }
-    auto index = cert_index::open(db, open_mode::read_write_create, 5000ms, alice("init"));
-    EXPECT_EQ(index.schema_version(), 2);
-    auto rec = index.find_certificate(1, *serial_number::from_hex("1004"));
-    ASSERT_TRUE(rec);
-    EXPECT_EQ(rec->status, cert_status::revoked);
-    const auto rows = index.list_audit({});
-    ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].entry.detail, "schema migrated from version 1 to 2");
-    EXPECT_EQ(rows[0].sudo_user, "alice");
-    auto readonly = cert_index::open(db, open_mode::read_only);
-    EXPECT_EQ(readonly.schema_version(), 2);
 }
 
 TEST_F(audit_backup_test, restore_keeps_the_change_sequence_monotonic_and_stamps_every_row) {
@@ -272,7 +322,8 @@ TEST_F(audit_backup_test, backup_is_consistent_while_another_connection_writes) 
     auto index = cert_index::open(db, open_mode::read_write_create);
     const auto issuer = index.add_issuer(ca.cert.get());
     {
-        auto batch = index.begin_write();
+        const auto batch_owner = index.begin_write();
+        auto& batch = *batch_owner;
         for (int i = 0; i < 2000; ++i) batch.merge(revoked_cert(issuer, fmt::format("{:04X}", i + 0x1000)));
         batch.commit();
     }
@@ -282,7 +333,8 @@ TEST_F(audit_backup_test, backup_is_consistent_while_another_connection_writes) 
         // Its own connection, as another process would have; one certificate per transaction.
         auto other = cert_index::open(db, open_mode::read_write);
         for (int i = 0; !stop.load(); ++i) {
-            auto batch = other.begin_write();
+            const auto batch_owner = other.begin_write();
+            auto& batch = *batch_owner;
             batch.merge(revoked_cert(issuer, fmt::format("{:06X}", 0x200000 + i)));
             batch.commit();
             written.fetch_add(1);

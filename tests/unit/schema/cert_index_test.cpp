@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -11,7 +13,9 @@
 #include "common/pem.hpp"
 #include "schema/cert_index.hpp"
 #include "schema/migrations.hpp"
+#include "schema/index_store.hpp"
 #include "tests/support/test_pki.hpp"
+#include "tests/unit/schema/index_backends.hpp"
 
 namespace ocspkit::schema {
 namespace {
@@ -52,6 +56,7 @@ std::int64_t foreign_query_int(const std::filesystem::path& db, const std::strin
     return s.column_int(0);
 }
 
+// The SQLite file itself: PRAGMAs, foreign clients through the triggers, locks.
 class cert_index_test : public testing::Test {
 protected:
     test::temp_dir dir;
@@ -61,12 +66,29 @@ protected:
     std::int64_t issuer = index.add_issuer(ca.cert.get(), t0);
 
     void put(const cert_record& r) {
-        auto batch = index.begin_write();
+        const auto batch_owner = index.begin_write();
+        auto& batch = *batch_owner;
         auto outcome = batch.merge(r);
         ASSERT_TRUE(outcome.has_value()) << outcome.error_message();
         batch.commit();
     }
 };
+
+// What both backends must answer the same (index_backends.hpp).
+class index_store_test : public test::index_fixture {
+protected:
+    test::issued ca = test::make_ca("Schema Test CA");
+    std::int64_t issuer = index.add_issuer(ca.cert.get(), t0);
+
+    void put(const cert_record& r) {
+        const auto batch_owner = index.begin_write();
+        auto outcome = batch_owner->merge(r);
+        ASSERT_TRUE(outcome.has_value()) << outcome.error_message();
+        batch_owner->commit();
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(backends, index_store_test, testing::ValuesIn(test::all_backends), test::backend_name);
 
 TEST_F(cert_index_test, creates_versioned_wal_schema) {
     EXPECT_EQ(index.schema_version(), current_schema_version);
@@ -127,7 +149,7 @@ TEST(cert_index_open, missing_file_empty_file_and_foreign_database) {
     EXPECT_THROW(cert_index::open(foreign_app, open_mode::read_write_create), schema_error);
 }
 
-TEST_F(cert_index_test, duplicate_issuer_is_refused_by_subject) {
+TEST_P(index_store_test, duplicate_issuer_is_refused_by_subject) {
     // The same CA loaded from a DER copy is still the same issuer (name + key hashes).
     test::write_der(dir / "ca.der", ca.cert.get());
     auto copy = load_certificate(dir / "ca.der");
@@ -141,7 +163,7 @@ TEST_F(cert_index_test, duplicate_issuer_is_refused_by_subject) {
     EXPECT_EQ(index.list_issuers().size(), 1u);
 }
 
-TEST_F(cert_index_test, issuer_lookup_by_every_hash) {
+TEST_P(index_store_test, issuer_lookup_by_every_hash) {
     const auto hashes = compute_issuer_hashes(ca.cert.get());
     for (auto alg : all_hash_algs) {
         auto found = index.find_issuer_by_hashes(alg, hashes[alg]);
@@ -159,7 +181,7 @@ TEST_F(cert_index_test, issuer_lookup_by_every_hash) {
     EXPECT_TRUE(rec->enabled);
 }
 
-TEST_F(cert_index_test, enabling_and_disabling_issuers_counts_as_a_change) {
+TEST_P(index_store_test, enabling_and_disabling_issuers_counts_as_a_change) {
     const auto before = index.current_change_seq();
     index.set_issuer_enabled(issuer, false);
     EXPECT_FALSE(index.find_issuer(issuer)->enabled);
@@ -172,8 +194,9 @@ TEST_F(cert_index_test, enabling_and_disabling_issuers_counts_as_a_change) {
     EXPECT_THROW(index.set_issuer_enabled(issuer + 100, true), not_found_error);
 }
 
-TEST_F(cert_index_test, merge_inserts_updates_and_leaves_unchanged) {
-    auto batch = index.begin_write();
+TEST_P(index_store_test, merge_inserts_updates_and_leaves_unchanged) {
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     EXPECT_EQ(*batch.merge(good_cert(issuer, "10")), upsert_outcome::inserted);
     EXPECT_EQ(*batch.merge(good_cert(issuer, "10")), upsert_outcome::unchanged);
     EXPECT_EQ(*batch.merge(revoked_cert(issuer, "10", revocation_reason::superseded)), upsert_outcome::updated);
@@ -187,7 +210,7 @@ TEST_F(cert_index_test, merge_inserts_updates_and_leaves_unchanged) {
     EXPECT_EQ(rec->revocation_time, t0 - 1h);
 }
 
-TEST_F(cert_index_test, merge_keeps_stored_certificate_and_not_before) {
+TEST_P(index_store_test, merge_keeps_stored_certificate_and_not_before) {
     auto full = good_cert(issuer, "20");
     full.cert_der = bytes{0x30, 0x03, 0x02, 0x01, 0x20};
     full.not_before = t0 - 24h;
@@ -207,13 +230,14 @@ TEST_F(cert_index_test, merge_keeps_stored_certificate_and_not_before) {
     other.revocation_time = rec->revocation_time;
     other.reason = rec->reason;
     other.cert_der = bytes{0x30, 0x03, 0x02, 0x01, 0x21};
-    auto batch = index.begin_write();
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     auto outcome = batch.merge(other);
     ASSERT_FALSE(outcome.has_value());
     EXPECT_EQ(outcome.error_message(), "serial 20: a different certificate with this serial is already stored");
 }
 
-TEST_F(cert_index_test, only_a_hold_can_be_lifted) {
+TEST_P(index_store_test, only_a_hold_can_be_lifted) {
     put(revoked_cert(issuer, "30", revocation_reason::certificate_hold));
     put(revoked_cert(issuer, "31", revocation_reason::key_compromise));
     auto no_reason = revoked_cert(issuer, "32", revocation_reason::unspecified);
@@ -221,7 +245,8 @@ TEST_F(cert_index_test, only_a_hold_can_be_lifted) {
     put(no_reason);
     put(revoked_cert(issuer, "33", revocation_reason::certificate_hold));
 
-    auto batch = index.begin_write();
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     EXPECT_EQ(*batch.merge(good_cert(issuer, "30")), upsert_outcome::updated);
     auto lifted = batch.merge(good_cert(issuer, "31"));
     ASSERT_FALSE(lifted.has_value());
@@ -262,9 +287,9 @@ cert_record with(cert_record r, const std::function<void(cert_record&)>& change)
     return r;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    check_consistency, inconsistent_records,
-    testing::Values(
+std::vector<inconsistent_case> inconsistent_cases() {
+    return {
+
         inconsistent_case{"good_with_time", with(good_cert(1, "01"), [](auto& r) { r.revocation_time = t0; }),
                           "serial 01: a good certificate cannot carry a revocation time, reason, invalidity date or "
                           "hold instruction"},
@@ -292,21 +317,45 @@ INSTANTIATE_TEST_SUITE_P(
         inconsistent_case{"hold_with_other_reason",
                           with(revoked_cert(1, "01", revocation_reason::certificate_hold),
                                [](auto& r) { r.reason = revocation_reason::key_compromise; }),
-                          "serial 01: a held certificate has reason certificateHold"}),
+                          "serial 01: a held certificate has reason certificateHold"}};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    check_consistency, inconsistent_records, testing::ValuesIn(inconsistent_cases()),
     [](const testing::TestParamInfo<inconsistent_case>& param_info) { return std::string{param_info.param.name}; });
 
-TEST_F(cert_index_test, unregistered_issuer_is_refused) {
-    auto batch = index.begin_write();
+TEST_P(index_store_test, inconsistent_records_are_refused_and_nothing_is_written) {
+    put(revoked_cert(issuer, "01", revocation_reason::certificate_hold));
+    const auto before = index.current_change_seq();
+    const auto batch_owner = index.begin_write();
+    for (const auto& c : inconsistent_cases()) {
+        auto rec = c.rec;
+        rec.issuer_id = issuer;
+        const auto outcome = batch_owner->merge(rec);
+        ASSERT_FALSE(outcome.has_value()) << c.name;
+        EXPECT_EQ(outcome.code(), errc::malformed) << c.name;
+        EXPECT_EQ(outcome.error_message(), c.error) << c.name;
+    }
+    EXPECT_EQ(batch_owner->changed_rows(), 0u);
+    batch_owner->commit();
+    EXPECT_EQ(index.current_change_seq(), before);
+    EXPECT_EQ(index.find_certificate(issuer, *serial_number::from_hex("01"))->status, cert_status::hold);
+}
+
+TEST_P(index_store_test, unregistered_issuer_is_refused) {
+    const auto batch_owner = index.begin_write();
+    auto& batch = *batch_owner;
     auto outcome = batch.merge(good_cert(issuer + 41, "01"));
     ASSERT_FALSE(outcome.has_value());
     EXPECT_EQ(outcome.error_message(), fmt::format("serial 01: issuer ID {} is not registered", issuer + 41));
     EXPECT_THROW(batch.upsert(good_cert(issuer + 41, "01")), index_error);
 }
 
-TEST_F(cert_index_test, uncommitted_batch_rolls_back) {
+TEST_P(index_store_test, uncommitted_batch_rolls_back) {
     const auto seq = index.current_change_seq();
     {
-        auto batch = index.begin_write();
+        const auto batch_owner = index.begin_write();
+        auto& batch = *batch_owner;
         EXPECT_TRUE(batch.upsert(good_cert(issuer, "40")));
         EXPECT_TRUE(batch.find(issuer, *serial_number::from_hex("40")).has_value());
     }
@@ -314,10 +363,11 @@ TEST_F(cert_index_test, uncommitted_batch_rolls_back) {
     EXPECT_EQ(index.current_change_seq(), seq);
 }
 
-TEST_F(cert_index_test, our_batch_bumps_the_counter_once_and_stamps_rows) {
+TEST_P(index_store_test, our_batch_bumps_the_counter_once_and_stamps_rows) {
     const auto before = index.current_change_seq();
     {
-        auto batch = index.begin_write();
+        const auto batch_owner = index.begin_write();
+        auto& batch = *batch_owner;
         for (const char* hex : {"50", "51", "52"}) batch.upsert(good_cert(issuer, hex));
         EXPECT_EQ(batch.change_seq(), before + 1);
         batch.commit();
@@ -333,7 +383,8 @@ TEST_F(cert_index_test, our_batch_bumps_the_counter_once_and_stamps_rows) {
 
     // A batch that changes nothing leaves the counter alone.
     {
-        auto batch = index.begin_write();
+        const auto batch_owner = index.begin_write();
+        auto& batch = *batch_owner;
         EXPECT_FALSE(batch.upsert(good_cert(issuer, "50")));
         batch.commit();
     }
@@ -441,10 +492,10 @@ INSTANTIATE_TEST_SUITE_P(
     [](const testing::TestParamInfo<bad_sql_case>& param_info) { return std::string{param_info.param.name}; });
 
 TEST_F(cert_index_test, locked_database_fails_with_busy) {
-    auto holder = index.begin_write();
+    const auto holder = index.begin_write();
     auto other = cert_index::open(db, open_mode::read_write, 50ms);
     try {
-        auto batch = other.begin_write();
+        const auto batch = other.begin_write();
         ADD_FAILURE() << "took a second write lock";
     } catch (const sqlite::sqlite_error& e) {
         EXPECT_TRUE(e.is_busy()) << e.what();
@@ -466,7 +517,7 @@ TEST_F(cert_index_test, readers_on_other_connections_see_commits_and_survive_mov
     EXPECT_EQ(moved.current_change_seq(), index.current_change_seq());
 }
 
-TEST_F(cert_index_test, serial_lookup_across_issuers_and_listing_order) {
+TEST_P(index_store_test, serial_lookup_across_issuers_and_listing_order) {
     auto other_ca = test::make_ca("Second CA");
     const auto second = index.add_issuer(other_ca.cert.get(), t0);
     put(good_cert(issuer, "0100"));
@@ -485,6 +536,43 @@ TEST_F(cert_index_test, serial_lookup_across_issuers_and_listing_order) {
     EXPECT_EQ(index.list_certificates(std::nullopt, cert_status::revoked).size(), 1u);
     EXPECT_EQ(index.count_certificates(second, std::nullopt), 1);
     EXPECT_EQ(index.count_certificates(std::nullopt, cert_status::good), 3);
+}
+
+TEST_P(index_store_test, other_connections_see_commits) {
+    const auto reader = open_index_store(db, open_mode::read_only);
+    const auto serial = *serial_number::from_hex("80");
+    EXPECT_FALSE(reader->find_certificate(issuer, serial).has_value());
+    put(revoked_cert(issuer, "80", revocation_reason::key_compromise));
+    const auto rec = reader->find_certificate(issuer, serial);
+    ASSERT_TRUE(rec.has_value());
+    EXPECT_EQ(rec->reason, revocation_reason::key_compromise);
+    EXPECT_EQ(reader->current_change_seq(), index.current_change_seq());
+    EXPECT_EQ(reader->schema_version(), current_schema_version);
+}
+
+// Two writers at once: every batch gets its own change number, in commit order, and no write is lost.
+TEST_P(index_store_test, concurrent_writers_neither_lose_nor_reorder_changes) {
+    constexpr int per_writer = 15;
+    const auto before = index.current_change_seq();
+    const auto write_many = [&](int first) {
+        auto writer = open_index_store(db, open_mode::read_write);
+        for (int i = 0; i < per_writer; ++i) {
+            const auto batch = writer->begin_write();
+            // Each batch's number is the counter's next value, seen under the batch's lock: a later commit
+            // never has a smaller one.
+            EXPECT_EQ(batch->change_seq(), writer->current_change_seq() + 1);
+            EXPECT_TRUE(batch->merge(good_cert(issuer, fmt::format("{:04X}", first + i))).has_value());
+            batch->commit();
+        }
+    };
+    std::thread a(write_many, 0x1000);
+    std::thread b(write_many, 0x2000);
+    a.join();
+    b.join();
+    EXPECT_EQ(index.current_change_seq(), before + 2 * per_writer);
+    const auto changes = index.changes_since(before);
+    ASSERT_EQ(changes.size(), std::size_t{2 * per_writer});
+    for (std::size_t i = 0; i < changes.size(); ++i) EXPECT_EQ(changes[i].change_seq, before + 1 + std::int64_t(i));
 }
 
 TEST(reason_names, round_trip_and_case_insensitive) {

@@ -9,7 +9,9 @@
 
 #include "common/pem.hpp"
 #include "schema/import.hpp"
+#include "schema/index_store.hpp"
 #include "tests/support/test_pki.hpp"
+#include "tests/unit/schema/index_backends.hpp"
 
 namespace ocspkit::schema {
 namespace {
@@ -35,12 +37,10 @@ void write_file(const std::filesystem::path& file, const std::string& text) {
     ASSERT_TRUE(out.good()) << file;
 }
 
-class import_test : public testing::Test {
+// On both backends (index_backends.hpp).
+class import_test : public test::index_fixture {
 protected:
-    test::temp_dir dir;
-    std::filesystem::path db = dir / "index.db";
     test::issued ca = test::make_ca("Import Test CA");
-    cert_index index = cert_index::open(db, open_mode::read_write_create);
     std::int64_t issuer = index.add_issuer(ca.cert.get(), test::reference_time);
 
     import_report import_text(const std::string& text, index_import_options options = {}) {
@@ -56,7 +56,9 @@ protected:
     }
 };
 
-TEST_F(import_test, every_form_then_idempotent_reimport) {
+INSTANTIATE_TEST_SUITE_P(backends, import_test, testing::ValuesIn(test::all_backends), test::backend_name);
+
+TEST_P(import_test, every_form_then_idempotent_reimport) {
     const auto first = import_text(all_forms);
     EXPECT_TRUE(first.committed);
     EXPECT_EQ(first.records, 10u);
@@ -79,7 +81,7 @@ TEST_F(import_test, every_form_then_idempotent_reimport) {
     EXPECT_EQ(dump(), snapshot);
 }
 
-TEST_F(import_test, reimport_reports_updates_and_new_rows) {
+TEST_P(import_test, reimport_reports_updates_and_new_rows) {
     import_text(all_forms);
     const std::string changed = "V\t261223093335Z\t\t1000\tunknown\t/CN=leaf0\n"
                                 "R\t261223093335Z\t261124000000Z,superseded\t1000A\tunknown\t/CN=new\n"
@@ -92,7 +94,7 @@ TEST_F(import_test, reimport_reports_updates_and_new_rows) {
     EXPECT_EQ(index.find_certificate(issuer, *serial_number::from_hex("1005"))->status, cert_status::revoked);
 }
 
-TEST_F(import_test, bad_line_rejects_the_whole_file_by_default) {
+TEST_P(import_test, bad_line_rejects_the_whole_file_by_default) {
     import_text(all_forms);
     const auto seq = index.current_change_seq();
     const auto snapshot = dump();
@@ -120,7 +122,7 @@ TEST_F(import_test, bad_line_rejects_the_whole_file_by_default) {
     EXPECT_EQ(dump(), snapshot);
 }
 
-TEST_F(import_test, skip_bad_imports_the_rest_and_counts) {
+TEST_P(import_test, skip_bad_imports_the_rest_and_counts) {
     index_import_options options;
     options.skip_bad = true;
     const auto report = import_text("V\t261223093335Z\t\t2000\tunknown\t/CN=a\n"
@@ -135,7 +137,7 @@ TEST_F(import_test, skip_bad_imports_the_rest_and_counts) {
     EXPECT_EQ(index.count_certificates(), 2);
 }
 
-TEST_F(import_test, repeated_serial_is_a_bad_line) {
+TEST_P(import_test, repeated_serial_is_a_bad_line) {
     const auto report = import_text("V\t261223093335Z\t\t3000\tunknown\t/CN=a\n"
                                     "V\t261223093335Z\t\t0ABC\tunknown\t/CN=b\n"
                                     "R\t261223093335Z\t261123093336Z\t03000\tunknown\t/CN=a\n");
@@ -145,7 +147,7 @@ TEST_F(import_test, repeated_serial_is_a_bad_line) {
     EXPECT_EQ(index.count_certificates(), 0);
 }
 
-TEST_F(import_test, small_chunks_give_the_same_result) {
+TEST_P(import_test, small_chunks_give_the_same_result) {
     index_import_options options;
     options.chunk_bytes = 64;  // a flush every line or two
     const auto report = import_text(all_forms, options);
@@ -163,7 +165,7 @@ TEST_F(import_test, small_chunks_give_the_same_result) {
     EXPECT_EQ(chunked, whole.str());
 }
 
-TEST_F(import_test, errors_kept_are_capped_but_counted) {
+TEST_P(import_test, errors_kept_are_capped_but_counted) {
     std::string text;
     for (int i = 0; i < 30; ++i) text += "garbage\n";
     index_import_options options;
@@ -174,14 +176,14 @@ TEST_F(import_test, errors_kept_are_capped_but_counted) {
     EXPECT_EQ(report.errors[4], (dir / "index.txt").string() + ":5: expected 6 tab-separated fields, found 1");
 }
 
-TEST_F(import_test, unreadable_input_and_unknown_issuer_throw) {
+TEST_P(import_test, unreadable_input_and_unknown_issuer_throw) {
     EXPECT_THROW(import_index_file(index, issuer, dir / "nope.txt"), load_error);
     EXPECT_THROW(import_index_file(index, issuer, dir.path()), load_error);
     write_file(dir / "index.txt", all_forms);
     EXPECT_THROW(import_index_file(index, issuer + 7, dir / "index.txt"), not_found_error);
 }
 
-TEST_F(import_test, export_writes_openssl_forms_in_serial_order) {
+TEST_P(import_test, export_writes_openssl_forms_in_serial_order) {
     import_text(all_forms);
     EXPECT_EQ(dump(),
               "V\t261223093335Z\t\t1000\tunknown\t/CN=leaf0\n"
@@ -206,7 +208,9 @@ protected:
     issuer_record issuer_rec() { return *index.find_issuer(issuer); }
 };
 
-TEST_F(cert_import_test, stores_certificates_and_keeps_status) {
+INSTANTIATE_TEST_SUITE_P(backends, cert_import_test, testing::ValuesIn(test::all_backends), test::backend_name);
+
+TEST_P(cert_import_test, stores_certificates_and_keeps_status) {
     import_text("R\t261223093335Z\t261123093336Z,superseded\t0A\tunknown\t/CN=a\n");
     const auto a = leaf("a", "0A");
     const auto b = leaf("b", "0B");
@@ -238,7 +242,7 @@ TEST_F(cert_import_test, stores_certificates_and_keeps_status) {
     EXPECT_EQ(again.counts.unchanged, 2u);
 }
 
-TEST_F(cert_import_test, certificate_of_another_ca_is_refused_naming_the_file) {
+TEST_P(cert_import_test, certificate_of_another_ca_is_refused_naming_the_file) {
     const auto other_ca = test::make_ca("Another CA");
     const auto good = leaf("good", "01");
     const auto foreign = leaf("foreign", "02", &other_ca);
@@ -257,7 +261,7 @@ TEST_F(cert_import_test, certificate_of_another_ca_is_refused_naming_the_file) {
     EXPECT_EQ(index.count_certificates(), 0);  // all or nothing
 }
 
-TEST_F(cert_import_test, same_name_but_other_key_fails_the_signature) {
+TEST_P(cert_import_test, same_name_but_other_key_fails_the_signature) {
     // A CA with the same subject name but another key: the names match, the signature cannot.
     const auto impostor = test::make_ca("Import Test CA");
     const auto cert = leaf("x", "03", &impostor);
@@ -269,7 +273,7 @@ TEST_F(cert_import_test, same_name_but_other_key_fails_the_signature) {
         << report.errors[0];
 }
 
-TEST_F(cert_import_test, missing_paths_and_empty_directories_are_errors) {
+TEST_P(cert_import_test, missing_paths_and_empty_directories_are_errors) {
     std::filesystem::create_directory(dir / "empty");
     const auto report = import_certificate_files(index, issuer_rec(), {dir / "missing.pem", dir / "empty"});
     EXPECT_FALSE(report.committed);
@@ -278,7 +282,7 @@ TEST_F(cert_import_test, missing_paths_and_empty_directories_are_errors) {
     EXPECT_EQ(report.errors[1], (dir / "empty").string() + ": no certificate files (*.pem, *.crt, *.cer, *.der)");
 }
 
-TEST_F(cert_import_test, oversized_serial_is_refused) {
+TEST_P(cert_import_test, oversized_serial_is_refused) {
     const auto big = leaf("big", "0102030405060708090A0B0C0D0E0F101112131415");
     test::write_pem(dir / "big.pem", big.cert.get());
     const auto report = import_certificate_files(index, issuer_rec(), {dir / "big.pem"});

@@ -1,5 +1,6 @@
 // ocspctl's command layer, run in-process with captured streams and a fixed clock: exit statuses and the
 // messages an operator reads.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +14,9 @@
 #include "common/pem.hpp"
 #include "schema/cert_index.hpp"
 #include "schema/ocspctl/commands.hpp"
+#include "common/pg.hpp"
 #include "tests/support/test_pki.hpp"
+#include "tests/unit/schema/index_backends.hpp"
 
 namespace ocspkit::ocspctl {
 namespace {
@@ -26,10 +29,12 @@ struct outcome {
     std::string err;
 };
 
-class ocspctl_test : public testing::Test {
+// On both backends (index_backends.hpp); the SQLite file's own cases in ocspctl_sqlite_test, the
+// PostgreSQL server's in ocspctl_postgresql_test.
+class ocspctl_test : public testing::TestWithParam<test::backend> {
 protected:
     test::temp_dir dir;
-    std::string db = (dir / "index.db").string();
+    std::string db = test::fresh_database(GetParam(), dir.path());
     test::issued ca = test::make_ca("Ctl CA");
     std::string ca_file = (dir / "ca.pem").string();
     const std::chrono::sys_seconds now = test::reference_time;
@@ -64,7 +69,20 @@ protected:
     }
 };
 
-TEST_F(ocspctl_test, help_and_usage_errors) {
+INSTANTIATE_TEST_SUITE_P(backends, ocspctl_test, testing::ValuesIn(test::all_backends), test::backend_name);
+
+class ocspctl_sqlite_test : public ocspctl_test {};
+INSTANTIATE_TEST_SUITE_P(file, ocspctl_sqlite_test, testing::Values(test::backend::sqlite), test::backend_name);
+
+class ocspctl_postgresql_test : public ocspctl_test {
+protected:
+    // The server's connection string for a database that has no ocspkit schema yet.
+    std::string empty_database() { return test::fresh_database(test::backend::postgresql, dir.path()); }
+};
+INSTANTIATE_TEST_SUITE_P(server, ocspctl_postgresql_test, testing::Values(test::backend::postgresql),
+                         test::backend_name);
+
+TEST_P(ocspctl_sqlite_test, help_and_usage_errors) {
     auto help = ctl({"--help"}, false);
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.out.find("Exit status: 0 success; 1 usage error"), std::string::npos) << help.out;
@@ -83,10 +101,14 @@ TEST_F(ocspctl_test, help_and_usage_errors) {
     EXPECT_EQ(ctl({"revoke", "1000"}).status, 1);  // --reason is required
     auto no_db = ctl({"list"}, false);
     EXPECT_EQ(no_db.status, 1);
-    EXPECT_EQ(no_db.err, "ocspctl: no database: pass --db PATH or set OCSPKIT_DB\n");
+    EXPECT_EQ(no_db.err, "ocspctl: no database: pass --db PATH (or a PostgreSQL connection string) or set OCSPKIT_DB\n");
+    // What does not apply to PostgreSQL says what to use there.
+    EXPECT_NE(ctl({"backup", "--help"}, false).out.find("on PostgreSQL use pg_dump"), std::string::npos);
+    EXPECT_NE(ctl({"restore", "--help"}, false).out.find("on PostgreSQL use pg_restore"), std::string::npos);
+    EXPECT_NE(ctl({"init", "--help"}, false).out.find("on PostgreSQL use GRANT"), std::string::npos);
 }
 
-TEST_F(ocspctl_test, show_and_list) {
+TEST_P(ocspctl_test, show_and_list) {
     auto show = ctl({"show", "1002"});
     ASSERT_EQ(show.status, 0) << show.err;
     EXPECT_NE(show.out.find("status            hold\n"), std::string::npos) << show.out;
@@ -109,7 +131,7 @@ TEST_F(ocspctl_test, show_and_list) {
               "e.g. 1004, serial=1004, 10:04 or 0x1004; decimal with --decimal)\n");
 }
 
-TEST_F(ocspctl_test, revoke_and_unrevoke_rules) {
+TEST_P(ocspctl_test, revoke_and_unrevoke_rules) {
     auto revoke = ctl({"revoke", "1000", "--reason", "superseded", "--time", "2025-12-01T00:00:00Z"});
     ASSERT_EQ(revoke.status, 0) << revoke.err;
     EXPECT_EQ(revoke.out, "serial 1000 of issuer 1 (CN=Ctl CA): revoked with reason superseded since 2025-12-01T00:00:00Z\n");
@@ -153,7 +175,7 @@ TEST_F(ocspctl_test, revoke_and_unrevoke_rules) {
     EXPECT_NE(show.out.find("revocation time   2026-01-01T00:00:00Z\n"), std::string::npos) << show.out;
 }
 
-TEST_F(ocspctl_test, serial_under_two_issuers_needs_issuer) {
+TEST_P(ocspctl_test, serial_under_two_issuers_needs_issuer) {
     const auto second = test::make_ca("Second Ctl CA");
     const auto second_file = file("second.pem");
     test::write_pem(second_file, second.cert.get());
@@ -172,7 +194,7 @@ TEST_F(ocspctl_test, serial_under_two_issuers_needs_issuer) {
     EXPECT_EQ(ctl({"show", "1000", "--issuer", "9"}).status, 2);
 }
 
-TEST_F(ocspctl_test, issuers) {
+TEST_P(ocspctl_test, issuers) {
     auto dup = ctl({"issuer", "add", ca_file});
     EXPECT_EQ(dup.status, 1);
     EXPECT_EQ(dup.err, "ocspctl: issuer CN=Ctl CA is already registered (ID 1)\n");
@@ -200,7 +222,7 @@ TEST_F(ocspctl_test, issuers) {
                                             file("unknown.pem"), file("unknown.pem")));
 }
 
-TEST_F(ocspctl_test, failed_import_leaves_database_unchanged) {
+TEST_P(ocspctl_test, failed_import_leaves_database_unchanged) {
     const auto before = ctl({"export-index"}).out;
     write("bad.txt", "V\t261223093335Z\t\t2000\tunknown\t/CN=new\nV\t2612\t\t2001\tunknown\t/CN=bad\n");
     auto bad = ctl({"import-index", "--issuer", "1", file("bad.txt")});
@@ -220,7 +242,7 @@ TEST_F(ocspctl_test, failed_import_leaves_database_unchanged) {
     EXPECT_EQ(missing.err, "ocspctl: " + file("missing.txt") + ": cannot open: No such file or directory\n");
 }
 
-TEST_F(ocspctl_test, database_errors_exit_3) {
+TEST_P(ocspctl_sqlite_test, database_errors_exit_3) {
     auto missing = ctl({"list", "--db", file("nope.db")}, false);
     EXPECT_EQ(missing.status, 3);
     EXPECT_EQ(missing.err, fmt::format("ocspctl: {0}: database does not exist; create it with `ocspctl init --db {0}`\n",
@@ -237,9 +259,9 @@ TEST_F(ocspctl_test, database_errors_exit_3) {
     EXPECT_EQ(ctl({"init"}).status, 3);
 }
 
-TEST_F(ocspctl_test, locked_database_exit_3) {
+TEST_P(ocspctl_sqlite_test, locked_database_exit_3) {
     auto holder = schema::cert_index::open(db, sqlite::open_mode::read_write);
-    auto batch = holder.begin_write();
+    const auto batch = holder.begin_write();
     auto locked = ctl({"revoke", "1000", "--reason", "superseded", "--busy-timeout", "50"});
     EXPECT_EQ(locked.status, 3);
     EXPECT_EQ(locked.err, "ocspctl: database " + db + " is locked by another writer (waited 50 ms); nothing changed, "
@@ -248,7 +270,7 @@ TEST_F(ocspctl_test, locked_database_exit_3) {
     EXPECT_EQ(ctl({"show", "1000"}).status, 0);
 }
 
-TEST_F(ocspctl_test, environment_names_the_database) {
+TEST_P(ocspctl_test, environment_names_the_database) {
     ::setenv("OCSPKIT_DB", db.c_str(), 1);
     auto list = ctl({"list"}, false);
     ::unsetenv("OCSPKIT_DB");
@@ -256,7 +278,7 @@ TEST_F(ocspctl_test, environment_names_the_database) {
     EXPECT_NE(list.out.find("/CN=leaf0"), std::string::npos);
 }
 
-TEST_F(ocspctl_test, export_to_file_writes_attr) {
+TEST_P(ocspctl_test, export_to_file_writes_attr) {
     auto exported = ctl({"export-index", "-o", file("out.txt")});
     ASSERT_EQ(exported.status, 0) << exported.err;
     EXPECT_EQ(exported.out, "exported 3 certificates to " + file("out.txt") + "\n");
@@ -265,7 +287,7 @@ TEST_F(ocspctl_test, export_to_file_writes_attr) {
     EXPECT_FALSE(std::filesystem::exists(dir / "out.txt.tmp"));
 }
 
-TEST_F(ocspctl_test, global_db_before_the_command_and_bulk_revoke_from_stdin) {
+TEST_P(ocspctl_test, global_db_before_the_command_and_bulk_revoke_from_stdin) {
     const auto with_input = [&](std::vector<std::string> args, const std::string& input) {
         std::vector<const char*> argv{"ocspctl"};
         for (const auto& a : args) argv.push_back(a.c_str());
@@ -290,6 +312,64 @@ TEST_F(ocspctl_test, global_db_before_the_command_and_bulk_revoke_from_stdin) {
     EXPECT_EQ(audit.status, 0);
     EXPECT_NE(audit.out.find("\"command\":\"revoke\""), std::string::npos) << audit.out;
     EXPECT_NE(audit.out.find("\"new_status\":\"revoked\""), std::string::npos) << audit.out;
+}
+
+TEST_P(ocspctl_postgresql_test, init_creates_then_finds_the_schema_and_commands_need_it) {
+    const auto fresh = empty_database();
+    const auto redacted = pg::redact_conninfo(fresh);
+    auto before = ctl({"list", "--db", fresh}, false);
+    EXPECT_EQ(before.status, 3);
+    EXPECT_EQ(before.err, "ocspctl: PostgreSQL at " + redacted + ": no ocspkit index; run `ocspctl init` with this "
+                          "database\n");
+    auto created = ctl({"init", "--db", fresh}, false);
+    ASSERT_EQ(created.status, 0) << created.err;
+    EXPECT_EQ(created.out, redacted + ": created, schema version 2\n");
+    EXPECT_EQ(ctl({"init", "--db", fresh}, false).out, redacted + ": ocspkit database, schema version 2\n");
+    EXPECT_EQ(ctl({"list", "--db", fresh}, false).out, "ISSUER\tSERIAL\tSTATUS\tREASON\tREVOKED\tNOT_AFTER\tSUBJECT\n");
+    auto audit = ctl({"audit", "--db", fresh}, false);
+    EXPECT_NE(audit.out.find("\tinit\t-\t-\t-\t-\tschema created at version 2\n"), std::string::npos) << audit.out;
+}
+
+TEST_P(ocspctl_postgresql_test, file_only_commands_name_what_to_use_instead) {
+    const auto redacted = pg::redact_conninfo(db);
+    EXPECT_EQ(ctl({"backup", file("copy.db")}).err,
+              "ocspctl: backup works on a SQLite file; the index is in PostgreSQL at " + redacted +
+                  ": back it up with pg_dump (e.g. `pg_dump -Fc -f FILE DBNAME`), or with the server's own backups "
+                  "(pg_basebackup, WAL archiving)\n");
+    EXPECT_FALSE(std::filesystem::exists(dir / "copy.db"));
+    auto restore = ctl({"restore", file("copy.db")});
+    EXPECT_EQ(restore.status, 1);
+    EXPECT_NE(restore.err.find("pg_restore"), std::string::npos) << restore.err;
+    auto owner = ctl({"init", "--owner", "root"});
+    EXPECT_EQ(owner.status, 1);
+    EXPECT_NE(owner.err.find("grant the responder's role access"), std::string::npos) << owner.err;
+    auto busy = ctl({"list", "--busy-timeout", "50"});
+    EXPECT_EQ(busy.status, 1);
+    EXPECT_NE(busy.err.find("lock_timeout"), std::string::npos) << busy.err;
+}
+
+TEST_P(ocspctl_postgresql_test, a_password_is_never_shown) {
+    // The right server but a database that does not exist: libpq's reason quotes the connection.
+    const std::string with_password = test::shared_postgres().conninfo("no_such_db") + " password=secret123";
+    auto failed = ctl({"list", "--db", with_password}, false);
+    EXPECT_EQ(failed.status, 3);
+    EXPECT_EQ(failed.err.find("secret123"), std::string::npos) << failed.err;
+    EXPECT_NE(failed.err.find("password=***"), std::string::npos) << failed.err;
+    EXPECT_NE(failed.err.find("database \"no_such_db\" does not exist"), std::string::npos) << failed.err;
+    EXPECT_NE(failed.err.find("PGPASSFILE"), std::string::npos) << failed.err;
+    EXPECT_EQ(std::count(failed.err.begin(), failed.err.end(), '\n'), 1) << failed.err;  // one line
+
+    const std::string uri = "postgresql://ocspkit:secret123@127.0.0.1:1/ocspkit";
+    auto refused = ctl({"show", "1000", "--db", uri}, false);
+    EXPECT_EQ(refused.status, 3);
+    EXPECT_EQ(refused.err.find("secret123"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("postgresql://ocspkit:***@127.0.0.1:1/ocspkit"), std::string::npos) << refused.err;
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+
+    // Accepted by the server (trust authentication): the commands work and still print no password.
+    auto works = ctl({"show", "1000", "--db", db + " password=secret123"}, false);
+    EXPECT_EQ(works.status, 0) << works.err;
+    EXPECT_EQ((works.out + works.err).find("secret123"), std::string::npos);
 }
 
 }  // namespace

@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include "schema/cert_index.hpp"
 #include "schema/index_reader.hpp"
 #include "schema/pg_migrations.hpp"
 #include "tests/support/postgres_server.hpp"
+#include "tests/unit/schema/index_backends.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace ocspkit::schema {
@@ -28,8 +30,8 @@ pg::param optional_seconds(const std::optional<sys_seconds>& t) {
 
 class pg_index_test : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { server_ = std::make_unique<test::postgres_server>(); }
-    static void TearDownTestSuite() { server_.reset(); }
+    // The process's one server (index_backends.hpp): these tests run in the schema.on_postgresql process.
+    static void SetUpTestSuite() { server_ = &test::shared_postgres(); }
 
     void SetUp() override {
         conninfo_ = server_->create_database(::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -39,7 +41,8 @@ protected:
 
     // Writes `rows` (and their issuer) to SQLite through cert_index and to PostgreSQL with plain SQL.
     void write_both(const std::vector<cert_record>& rows) {
-        auto batch = sqlite_.begin_write();
+        const auto batch_owner = sqlite_.begin_write();
+        auto& batch = *batch_owner;
         for (const auto& r : rows) ASSERT_TRUE(batch.merge(r).has_value());
         batch.commit();
         pg::connection db(conninfo_);
@@ -84,14 +87,14 @@ protected:
         return r;
     }
 
-    static std::unique_ptr<test::postgres_server> server_;
+    static test::postgres_server* server_;
     std::string conninfo_;
     test::temp_dir dir_;
     test::issued ca_ = test::make_ca("PG Index CA");
     cert_index sqlite_ = cert_index::open(dir_ / "index.db", sqlite::open_mode::read_write_create);
     std::int64_t issuer_ = sqlite_.add_issuer(ca_.cert.get(), t0);
 };
-std::unique_ptr<test::postgres_server> pg_index_test::server_;
+test::postgres_server* pg_index_test::server_ = nullptr;
 
 TEST_F(pg_index_test, reads_the_same_records_as_the_sqlite_index) {
     auto good = record("1001");

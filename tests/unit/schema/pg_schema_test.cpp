@@ -10,6 +10,7 @@
 
 #include "schema/cert_index.hpp"
 #include "tests/support/postgres_server.hpp"
+#include "tests/unit/schema/index_backends.hpp"
 
 namespace ocspkit::schema {
 namespace {
@@ -18,8 +19,8 @@ using bytes = std::vector<std::uint8_t>;
 
 class pg_schema : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { server_ = std::make_unique<test::postgres_server>(); }
-    static void TearDownTestSuite() { server_.reset(); }
+    // The process's one server (index_backends.hpp): these tests run in the schema.on_postgresql process.
+    static void SetUpTestSuite() { server_ = &test::shared_postgres(); }
     void SetUp() override {
         const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
         conninfo_ = server_->create_database(name);
@@ -45,11 +46,11 @@ protected:
         return db_->query("SELECT change_seq FROM certificates WHERE serial = $1", {std::span<const std::uint8_t>(s)})
             .integer(0, 0);
     }
-    static std::unique_ptr<test::postgres_server> server_;
+    static test::postgres_server* server_;
     std::string conninfo_;
     std::unique_ptr<pg::connection> db_;
 };
-std::unique_ptr<test::postgres_server> pg_schema::server_;
+test::postgres_server* pg_schema::server_ = nullptr;
 
 TEST_F(pg_schema, migrates_an_empty_database_once_and_refuses_foreign_or_newer_ones) {
     EXPECT_EQ(pg_schema_version(*db_), 0);
