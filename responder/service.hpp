@@ -20,6 +20,7 @@
 #include "responder/config.hpp"
 #include "responder/index_file.hpp"
 #include "responder/metrics.hpp"
+#include "responder/purger.hpp"
 #include "responder/response_cache.hpp"
 
 namespace ocspkit::responder {
@@ -92,6 +93,7 @@ private:
     file_identity opened_file_;   // what the open connections read (file_mutex_)
     std::string reopen_error_;    // why a replaced database was not reopened, "" (file_mutex_)
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
+    purger purger_;  // HTTP caches in front (http_cache.purge); outlives the watcher that feeds it
     std::jthread watcher_;
 };
 

@@ -19,11 +19,43 @@ std::string config_text(std::string_view http_cache) {
 TEST(http_cache_config, defaults_and_a_full_section) {
     const auto plain = parse_config(config_text(""), "/etc/ocspkit/responder.toml");
     EXPECT_FALSE(plain.http_cache.s_maxage);
-
-    const auto c = parse_config(config_text("[http_cache]\ns_maxage = \"90s\""), "/etc/ocspkit/responder.toml");
-    EXPECT_EQ(c.http_cache.s_maxage, std::chrono::seconds{90});
+    EXPECT_TRUE(plain.http_cache.purge.empty());
     const auto zero = parse_config(config_text("[http_cache]\ns_maxage = 0"), "/etc/ocspkit/responder.toml");
     EXPECT_EQ(zero.http_cache.s_maxage, std::chrono::seconds{0});
+
+    const auto c = parse_config(config_text(R"([http_cache]
+s_maxage = "90s"
+purge_timeout = "750ms"
+purge_attempts = 5
+purge_queue = 100
+[[http_cache.purge]]
+url = "http://127.0.0.1:6081"
+[[http_cache.purge]]
+url = "HTTP://[::1]:8081/purge/"
+host = "ocsp.example"
+[[http_cache.purge]]
+url = "http://cache.internal"
+)"),
+                                "/etc/ocspkit/responder.toml");
+    EXPECT_EQ(c.http_cache.s_maxage, std::chrono::seconds{90});
+    EXPECT_EQ(c.http_cache.purge_timeout, 750ms);
+    EXPECT_EQ(c.http_cache.purge_attempts, 5u);
+    EXPECT_EQ(c.http_cache.purge_queue, 100u);
+    ASSERT_EQ(c.http_cache.purge.size(), 3u);
+    const auto& v4 = c.http_cache.purge[0];
+    EXPECT_EQ(v4.host, "127.0.0.1");
+    EXPECT_EQ(v4.port, 6081);
+    EXPECT_EQ(v4.path_prefix, "");
+    EXPECT_EQ(v4.host_header, "127.0.0.1:6081");
+    const auto& v6 = c.http_cache.purge[1];
+    EXPECT_EQ(v6.host, "::1");
+    EXPECT_EQ(v6.port, 8081);
+    EXPECT_EQ(v6.path_prefix, "/purge");
+    EXPECT_EQ(v6.host_header, "ocsp.example");
+    const auto& named = c.http_cache.purge[2];
+    EXPECT_EQ(named.host, "cache.internal");
+    EXPECT_EQ(named.port, 80);
+    EXPECT_EQ(named.host_header, "cache.internal");
 }
 
 struct bad_config_case {
@@ -53,7 +85,25 @@ INSTANTIATE_TEST_SUITE_P(
                         "or \"7d\""},
         bad_config_case{"s_maxage_too_long", "[http_cache]\ns_maxage = \"400d\"",
                         "3: key 'http_cache.s_maxage': must be between 0s and 366d"},
-        bad_config_case{"not_a_table", "http_cache = 5", "2: key 'http_cache': must be a table [http_cache]"}),
+        bad_config_case{"not_a_table", "http_cache = 5", "2: key 'http_cache': must be a table [http_cache]"},
+        bad_config_case{"attempts_out_of_range", "[http_cache]\npurge_attempts = 0",
+                        "3: key 'http_cache.purge_attempts': must be between 1 and 10"},
+        bad_config_case{"purge_not_tables", "[http_cache]\npurge = \"http://a\"",
+                        "3: key 'http_cache.purge': must be [[http_cache.purge]] tables, each with a url"},
+        bad_config_case{"https", "[[http_cache.purge]]\nurl = \"https://cache:443\"",
+                        "3: key 'http_cache.purge[0].url': must start with http:// (PURGE goes to a cache over plain "
+                        "HTTP)"},
+        bad_config_case{"bad_port", "[[http_cache.purge]]\nurl = \"http://cache:0\"",
+                        "3: key 'http_cache.purge[0].url': port '0' is not a number between 1 and 65535"},
+        bad_config_case{"no_host", "[[http_cache.purge]]\nurl = \"http://:6081\"",
+                        "3: key 'http_cache.purge[0].url': has no host"},
+        bad_config_case{"userinfo", "[[http_cache.purge]]\nurl = \"http://u@cache\"",
+                        "3: key 'http_cache.purge[0].url': must not contain spaces, control characters, '?', '#' or "
+                        "userinfo"},
+        bad_config_case{"twice", "[[http_cache.purge]]\nurl = \"http://a\"\n[[http_cache.purge]]\nurl = \"http://a\"",
+                        "5: key 'http_cache.purge[1].url': is listed twice"},
+        bad_config_case{"unknown_target_key", "[[http_cache.purge]]\nurl = \"http://a\"\nport = 1",
+                        "4: key 'http_cache.purge[0].port': unknown key"}),
     [](const auto& test_info) { return std::string(test_info.param.name); });
 
 }  // namespace
