@@ -149,7 +149,8 @@ def answers(replicas):
 
 
 class _CacheTests:
-    """The assertions, for any cache started by `start_cache()` (set up in setUpClass)."""
+    """The assertions, for the cache a subclass starts in setUpClass in front of `purging` (which purge
+    it) on front_port, and in front of `unpurged` (whose purge target is down) on unpurged_port."""
 
     @classmethod
     def build(cls, prefix):
@@ -158,7 +159,7 @@ class _CacheTests:
         cls.root = Path(cls.tmp.name)
         cls.pki = Pki(cls.root, "Cache CA", key="ec")
         cls.certs = {}
-        for name in ("hit", "purged", "encoded", "unpurged", "uncacheable"):
+        for name in ("hit", "purged", "unpurged", "uncacheable"):
             cert, _, serial = cls.pki.issue(f"leaf-{name}")
             cls.certs[name] = {"cert": cert, "serial": serial}
         cls.db = cls.root / "index.db"
@@ -207,7 +208,7 @@ class _CacheTests:
             if status == wanted:
                 return
             elapsed = time.monotonic() - since
-            self.assertLess(elapsed, within, f"{target}: still {status} {elapsed:.2f} s after the revocation")
+            self.assertLess(elapsed, within, f"{target}: still {status} after {elapsed:.2f} s")
             time.sleep(0.02)
 
     def revoke(self, name):
