@@ -161,8 +161,14 @@ std::optional<sys_seconds> parse_http_date(std::string_view text) {
     return parse_asctime_date(text);
 }
 
+std::optional<std::size_t> shared_max_age(std::size_t max_age, std::optional<std::chrono::seconds> cap) {
+    if (!cap) return std::nullopt;
+    return std::min(max_age, static_cast<std::size_t>(std::max<std::chrono::seconds::rep>(0, cap->count())));
+}
+
 http_cache_headers cache_headers_for(const answer_validity& answer, std::span<const std::uint8_t> response_der,
-                                     bool is_get, sys_seconds now, std::string_view precomputed_etag) {
+                                     bool is_get, sys_seconds now, std::string_view precomputed_etag,
+                                     std::optional<std::chrono::seconds> s_maxage_cap) {
     http_cache_headers h;
     // RFC 5019 §6.2 caching applies to GET only (POST responses are not cached by HTTP caches).
     if (!is_get || !answer.cacheable) {
@@ -172,7 +178,10 @@ http_cache_headers cache_headers_for(const answer_validity& answer, std::span<co
     // RFC 5019 §6.2: max-age no later than nextUpdate; "must-revalidate" so that a cache never serves it
     // stale, "no-transform" because a proxy that re-encodes the body breaks the signature.
     const auto remaining = std::max<std::chrono::seconds::rep>(0, (answer.next_update - now).count());
-    h.cache_control = fmt::format("max-age={}{}", remaining, cacheable_directives);
+    h.cache_control = fmt::format("max-age={}", remaining);
+    if (const auto shared = shared_max_age(static_cast<std::size_t>(remaining), s_maxage_cap))
+        h.cache_control += fmt::format(", s-maxage={}", *shared);
+    h.cache_control += cacheable_directives;
     h.last_modified = imf_fixdate(answer.this_update);
     h.expires = imf_fixdate(answer.next_update);
 

@@ -26,15 +26,24 @@ struct http_cache_headers {
     std::optional<std::string> etag;           // strong, quoted: hash of the response bytes
 };
 
-// What follows "max-age=<seconds>" in the Cache-Control of a cacheable answer (RFC 5019 §6.2).
+// What follows "max-age=<seconds>" (and "s-maxage=<seconds>" when capped) in the Cache-Control of a
+// cacheable answer (RFC 5019 §6.2).
 inline constexpr std::string_view cacheable_directives = ", public, no-transform, must-revalidate";
 
+// The s-maxage (RFC 9111 §5.2.2.10) of a cacheable answer whose max-age is `max_age`, when the operator
+// caps how long shared caches (nginx proxy_cache, Varnish) keep it: min(cap, max_age). A cache without
+// purge then re-fetches, and sees a revocation, at most `cap` after it happened, while clients keep the
+// full max-age. No cap, no s-maxage.
+std::optional<std::size_t> shared_max_age(std::size_t max_age, std::optional<std::chrono::seconds> cap);
+
 // Cacheable GET answers get
-// "max-age=<until nextUpdate>, public, no-transform, must-revalidate" and the validators; everything
-// else "no-cache" (so a shared cache in front never keeps an error or a nonce answer).
+// "max-age=<until nextUpdate>[, s-maxage=<capped>], public, no-transform, must-revalidate" and the
+// validators; everything else "no-cache" (so a shared cache in front never keeps an error or a nonce
+// answer). No Vary: the answer depends on the request-target alone, never on a request header.
 // `precomputed_etag` (the same quoted form) spares hashing the response on every request.
 http_cache_headers cache_headers_for(const answer_validity& answer, std::span<const std::uint8_t> response_der,
-                                     bool is_get, sys_seconds now, std::string_view precomputed_etag = {});
+                                     bool is_get, sys_seconds now, std::string_view precomputed_etag = {},
+                                     std::optional<std::chrono::seconds> s_maxage_cap = std::nullopt);
 
 // The strong ETag of a response: the quoted hex of the first 16 octets of SHA-256 over its DER.
 // cache_headers_for uses it unless given a precomputed one, which must come from here too.

@@ -31,6 +31,11 @@ void append_response_head(std::string& out, const response_head& head, sys_secon
         out += "Cache-Control: max-age=";
         fmt::format_int age(head.max_age);
         out.append(age.data(), age.size());
+        if (head.s_maxage) {
+            out += ", s-maxage=";
+            fmt::format_int shared(*head.s_maxage);
+            out.append(shared.data(), shared.size());
+        }
         out += cacheable_directives;
         out += "\r\n";
     } else if (!head.cache_control.empty()) {

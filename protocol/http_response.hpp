@@ -3,6 +3,7 @@
 // is then sent from where it lives with one gather write, so answering from the cache copies no body
 // and allocates nothing. Pure apart from a per-thread cache of the Date field (one format per second).
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,7 @@ struct response_head {
     // (the value cache_headers_for() gives, formatted here without a temporary string).
     bool max_age_cacheable = false;
     std::size_t max_age = 0;
+    std::optional<std::size_t> s_maxage;  // for shared caches, after max-age (shared_max_age())
     std::string_view extra_fields;    // preformatted "Name: value\r\n" lines (validators, Allow)
 };
 

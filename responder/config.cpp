@@ -104,7 +104,7 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
     reader r(origin);
     responder_config c;
     c.source = origin;
-    r.reject_unknown(root, "", {"database", "server", "log", "issuer"});
+    r.reject_unknown(root, "", {"database", "server", "log", "http_cache", "issuer"});
     const auto database = r.string(root, "", "database");
     if (!database)
         r.fail(nullptr, "database", "is required (the index made by ocspctl init: a SQLite file or a PostgreSQL "
@@ -129,6 +129,7 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
         if (auto v = r.choice<log_format>(t, "log", "format", {{"text", log_format::text}, {"json", log_format::json}}))
             c.log.format = *v;
     }
+    if (const toml::table* t = r.table(root, "", "http_cache")) c.http_cache = parse_http_cache(r, *t);
     const toml::node* issuers = root.get("issuer");
     if (!issuers || !issuers->is_array_of_tables() || issuers->as_array()->empty())
         r.fail(issuers, "issuer", "at least one [[issuer]] table is required");

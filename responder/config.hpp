@@ -14,6 +14,7 @@
 #include "protocol/http_server.hpp"
 #include "protocol/listen_address.hpp"
 #include "responder/answer.hpp"
+#include "responder/http_cache_config.hpp"
 #include "responder/signer.hpp"
 
 namespace ocspkit::responder {
@@ -78,6 +79,7 @@ struct responder_config {
     index_location database;       // the index written by ocspctl
     server_config server;
     log_config log;
+    http_cache_config http_cache;  // [http_cache]: s-maxage cap and purge targets (http_cache_config.hpp)
     std::vector<issuer_config> issuers;
 };
 

@@ -92,7 +92,8 @@ bool is_not_modified(const http_request& req, const cached_answer& answer) {
     return protocol::not_modified(answer.etag, answer.meta.this_update, req.if_none_match, req.if_modified_since);
 }
 
-http_response ocsp_response(const http_request& req, std::shared_ptr<const cached_answer> answer, sys_seconds now) {
+http_response ocsp_response(const http_request& req, std::shared_ptr<const cached_answer> answer, sys_seconds now,
+                            std::optional<std::chrono::seconds> s_maxage_cap) {
     http_response r;
     r.head = head_for(req, http::status::ok);
     r.head.content_type = "application/ocsp-response";
@@ -103,6 +104,7 @@ http_response ocsp_response(const http_request& req, std::shared_ptr<const cache
         r.head.max_age_cacheable = true;
         // §6.2: max-age no later than nextUpdate; an answer past it is served with max-age=0.
         r.head.max_age = static_cast<std::size_t>(std::max<std::int64_t>(0, (answer->meta.next_update - now).count()));
+        r.head.s_maxage = protocol::shared_max_age(r.head.max_age, s_maxage_cap);
         r.head.extra_fields = answer->get_validators;
         if (is_not_modified(req, *answer)) r.head.status = http::status::not_modified;
     } else {

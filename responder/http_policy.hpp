@@ -7,10 +7,13 @@
 //
 // RFC 5019 §6.2 caching is decided here for every answer: a cacheable GET answer (see
 // cache_headers_for) gets "max-age=<seconds until nextUpdate>, public, no-transform, must-revalidate"
+// (with s-maxage=<at most the configured cap> for shared caches when the operator sets one)
 // plus the validator fields its cache entry formatted once (Last-Modified, Expires, ETag), and
 // If-None-Match / If-Modified-Since are evaluated against the entry's ETag and thisUpdate without
 // formatting or parsing its dates again; everything else gets "no-cache".
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -67,7 +70,9 @@ struct http_step {
 http_step route(const http_request& req, std::string_view ocsp_path);
 
 // An OCSP answer (RFC 6960 §A.1 application/ocsp-response) with its RFC 5019 caching fields, or 304.
-http_response ocsp_response(const http_request& req, std::shared_ptr<const cached_answer> answer, sys_seconds now);
+// `s_maxage_cap` (http_cache.s_maxage) adds s-maxage=min(cap, max-age) to cacheable answers.
+http_response ocsp_response(const http_request& req, std::shared_ptr<const cached_answer> answer, sys_seconds now,
+                            std::optional<std::chrono::seconds> s_maxage_cap = std::nullopt);
 // /health: 200 or 503 with the report; never cached.
 http_response health_response(const http_request& req, bool ok, std::string report);
 // /metrics: the Prometheus text exposition; never cached.

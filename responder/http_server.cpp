@@ -85,7 +85,7 @@ private:
                                                                       : std::move(req.body));
         metrics_.count_ocsp(answer->meta.status);
         for (auto st : answer->meta.cert_states) metrics_.count_cert_state(st);
-        co_return ocsp_response(req, std::move(answer), clock_.now_seconds());
+        co_return ocsp_response(req, std::move(answer), clock_.now_seconds(), service_.config().http_cache.s_maxage);
     }
 
     ocsp_service& service_;

@@ -44,6 +44,14 @@ void responder_metrics::count_cert_state(cert_state s) {
     cert_states_[static_cast<std::size_t>(s)].fetch_add(1, std::memory_order_relaxed);
 }
 
+responder_metrics::purge_counters& responder_metrics::purge_target(const std::string& url) {
+    std::lock_guard lock(purge_mutex_);
+    for (auto& [name, counters] : purge_targets_)
+        if (name == url) return counters;
+    return purge_targets_.emplace_back(std::piecewise_construct, std::forward_as_tuple(url), std::forward_as_tuple())
+        .second;
+}
+
 std::string responder_metrics::render(const gauges& g) const {
     std::string out;
     append(out, "# HELP ocsp_http_requests_total HTTP requests by method and status code.\n"
@@ -104,6 +112,21 @@ std::string responder_metrics::render(const gauges& g) const {
     single("ocsp_index_database_reconnects_total", "counter",
            "Times the responder connected to the index's database again after losing it.",
            database_reconnects_.load());
+    {
+        std::lock_guard lock(purge_mutex_);
+        if (!purge_targets_.empty()) {
+            const auto family = [&](std::string_view name, std::string_view help, auto member) {
+                append(out, "# HELP {0} {1}\n# TYPE {0} counter\n", name, help);
+                for (const auto& [url, counters] : purge_targets_)
+                    append(out, "{}{{target=\"{}\"}} {}\n", name, label_value(url), (counters.*member).load());
+            };
+            family("ocsp_purges_sent_total", "PURGE requests a cache target accepted.", &purge_counters::sent);
+            family("ocsp_purges_failed_total", "Purged paths given up on after every attempt, or refused by the target.",
+                   &purge_counters::failed);
+            family("ocsp_purges_dropped_total", "Paths to purge dropped because the target's queue was full.",
+                   &purge_counters::dropped);
+        }
+    }
     append(out, "# HELP ocsp_signer_seconds_to_expiry Seconds until each issuer's signing certificate expires.\n"
          "# TYPE ocsp_signer_seconds_to_expiry gauge\n");
     for (auto& [name, seconds] : g.signer_seconds_to_expiry)

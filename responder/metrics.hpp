@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -28,6 +29,15 @@ public:
     void count_signature() { signatures_.fetch_add(1, std::memory_order_relaxed); }
     void count_database_reconnect() { database_reconnects_.fetch_add(1, std::memory_order_relaxed); }
 
+    // Per purge target (http_cache.purge), registered once by the purger before it sends anything; the
+    // reference stays valid for the life of the metrics.
+    struct purge_counters {
+        std::atomic<std::uint64_t> sent{0};     // PURGE requests the target accepted (2xx, or 404: not cached)
+        std::atomic<std::uint64_t> failed{0};   // paths given up on after every attempt, or refused
+        std::atomic<std::uint64_t> dropped{0};  // paths not queued because the target's queue was full
+    };
+    purge_counters& purge_target(const std::string& url);
+
     // Values that live elsewhere are read at render time.
     struct gauges {
         std::size_t cache_entries = 0;
@@ -50,6 +60,8 @@ private:
     std::atomic<std::uint64_t> latency_count_{0};
     std::atomic<std::uint64_t> cache_hits_{0}, cache_misses_{0}, try_later_{0}, signatures_{0};
     std::atomic<std::uint64_t> database_reconnects_{0};
+    mutable std::mutex purge_mutex_;
+    std::deque<std::pair<std::string, purge_counters>> purge_targets_;  // deque: counters never move
 };
 
 }  // namespace ocspkit::responder

@@ -93,7 +93,8 @@ ocsp_service::ocsp_service(const responder_config& config, const clock_source& c
       try_later_(error_answer(ocsp_status::try_later)),
       malformed_(error_answer(ocsp_status::malformed_request)),
       unauthorized_(error_answer(ocsp_status::unauthorized)),
-      internal_error_(error_answer(ocsp_status::internal_error)) {
+      internal_error_(error_answer(ocsp_status::internal_error)),
+      purger_(config.http_cache, config.server.path, metrics) {
     all_profiles_ = build_issuer_profiles(config_, clock_.now_seconds());
     auto index = schema::open_index_reader(config_.database.spec);
     if (config_.database.is_file)

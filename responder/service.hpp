@@ -25,6 +25,7 @@
 #include "responder/config.hpp"
 #include "responder/index_file.hpp"
 #include "responder/metrics.hpp"
+#include "responder/purger.hpp"
 #include "responder/response_cache.hpp"
 #include "schema/index_reader.hpp"
 
@@ -120,6 +121,7 @@ private:
     std::string unreachable_why_;  // the error that made the database unreachable (file_mutex_)
     std::chrono::steady_clock::time_point unreachable_since_;  // (file_mutex_)
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
+    purger purger_;  // HTTP caches in front (http_cache.purge); outlives the watcher that feeds it
     std::jthread watcher_;
 };
 

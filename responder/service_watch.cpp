@@ -158,6 +158,9 @@ void ocsp_service::apply_changes(schema::index_reader& index, std::int64_t& seen
         }
         seen = std::max(seen, c.change_seq);
     }
+    // Only now that our cache no longer holds their old answers: a cache purged earlier could re-fetch
+    // one from us and keep it again.
+    purger_.purge_changed(*issuers_.load(), changes);
     seen = std::max(seen, seq);
     apply_issuer_flags(index);
     applied_change_seq_.store(seen);

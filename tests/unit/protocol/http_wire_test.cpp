@@ -204,6 +204,13 @@ TEST(http_response_head, cacheable_answer) {
     EXPECT_EQ(res[http::field::content_type], "application/ocsp-response");
     EXPECT_EQ(res.body(), "abcd");
     EXPECT_TRUE(res.keep_alive());
+
+    // With a cap for shared caches, s-maxage follows max-age.
+    h.s_maxage = 60;
+    out.clear();
+    append_response_head(out, h, rfc_example);
+    EXPECT_EQ(parse_head(out, "abcd")[http::field::cache_control],
+              "max-age=3600, s-maxage=60, public, no-transform, must-revalidate");
 }
 
 TEST(http_response_head, connection_fields_follow_version_and_keep_alive) {

@@ -77,6 +77,27 @@ TEST(cache_headers, max_age_shrinks_with_time_and_never_goes_negative) {
               "max-age=0, public, no-transform, must-revalidate");
 }
 
+TEST(cache_headers, s_maxage_is_the_cap_or_max_age_when_that_is_shorter) {
+    EXPECT_EQ(shared_max_age(86400, std::nullopt), std::nullopt);
+    EXPECT_EQ(shared_max_age(86400, 300s), 300u);
+    EXPECT_EQ(shared_max_age(100, 300s), 100u);
+    EXPECT_EQ(shared_max_age(0, 300s), 0u);
+    EXPECT_EQ(shared_max_age(86400, 0s), 0u);
+    const bytes der = filled(10);
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time, {}, 300s).cache_control,
+              "max-age=86400, s-maxage=300, public, no-transform, must-revalidate");
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, true, reference_time + 24h - 60s, {}, 300s)
+                  .cache_control,
+              "max-age=60, s-maxage=60, public, no-transform, must-revalidate");
+    // Not cacheable, or POST: no-cache whatever the cap.
+    auto with_nonce = cacheable_meta();
+    with_nonce.has_nonce = true;
+    with_nonce.cacheable = false;
+    EXPECT_EQ(cache_headers_for(with_nonce.http_validity(), der, true, reference_time, {}, 300s).cache_control, "no-cache");
+    EXPECT_EQ(cache_headers_for(cacheable_meta().http_validity(), der, false, reference_time, {}, 300s).cache_control,
+              "no-cache");
+}
+
 struct no_cache_case {
     std::string name;
     std::function<void(answer_metadata&)> tweak;

@@ -2,6 +2,8 @@
 // a fake clock (a fixed `now` per call) and cache entries made the way the service makes them.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <fmt/format.h>
@@ -155,6 +157,21 @@ TEST(http_policy, cacheable_get_answer_carries_max_age_until_next_update_and_the
     }
 }
 
+TEST(http_policy, s_maxage_cap_bounds_what_shared_caches_keep) {
+    const auto e = entry();
+    // The cap, or max-age when that is shorter; clients keep max-age either way.
+    for (const auto& [now, cap, expected] :
+         {std::tuple{reference_time, 300s, "max-age=86400, s-maxage=300"},
+          std::tuple{reference_time + 24h - 100s, 300s, "max-age=100, s-maxage=100"},
+          std::tuple{reference_time, 0s, "max-age=86400, s-maxage=0"},
+          std::tuple{reference_time + 48h, 300s, "max-age=0, s-maxage=0"}}) {
+        SCOPED_TRACE(expected);
+        const auto res = on_the_wire(ocsp_response(request(http::verb::get, "/x"), e, now, cap), now);
+        EXPECT_EQ(res[http::field::cache_control], std::string(expected) + ", public, no-transform, must-revalidate");
+        EXPECT_EQ(res[http::field::etag], e->etag);
+    }
+}
+
 struct uncacheable_case {
     const char* name;
     entry_spec spec;
@@ -178,6 +195,9 @@ TEST_P(uncacheable, answer_is_no_cache_without_validators_and_never_304) {
     EXPECT_EQ(res.count(http::field::last_modified), 0u);
     EXPECT_EQ(res.count(http::field::expires), 0u);
     EXPECT_EQ(res.body(), std::string(e->der.begin(), e->der.end()));
+    // A cap for shared caches never makes an uncacheable answer cacheable.
+    EXPECT_EQ(on_the_wire(ocsp_response(req, e, reference_time, 60s), reference_time)[http::field::cache_control],
+              "no-cache");
 }
 
 INSTANTIATE_TEST_SUITE_P(
