@@ -189,6 +189,22 @@ void connection::exec(std::string_view sql) {
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(sql.substr(0, 60), r.get());
 }
 
+const std::string& connection::prepared_name(const std::string& sql, const std::vector<Oid>& types) {
+    static const std::string unprepared;
+    // Statements without parameters (cursor FETCHes, counts, utility statements) run rarely or carry
+    // names that change: they are not worth a server-side statement each.
+    if (types.empty()) return unprepared;
+    auto key = std::make_pair(sql, types);
+    if (auto found = prepared_.find(key); found != prepared_.end()) return found->second;
+    if (prepared_.size() >= max_prepared) return unprepared;
+    // Prepared statements belong to the session, not to the transaction: one prepared inside a
+    // transaction that rolls back stays usable.
+    std::string name = "ocspkit_" + std::to_string(prepared_.size() + 1);
+    result_ptr r{PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(types.size()), types.data())};
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail(std::string_view(sql).substr(0, 60), r.get());
+    return prepared_.emplace(std::move(key), std::move(name)).first->second;
+}
+
 result connection::query(std::string_view sql, std::initializer_list<param> params) {
     return query(sql, std::span<const param>(params.begin(), params.size()));
 }
@@ -220,8 +236,11 @@ result connection::query(std::string_view sql, std::span<const param> params) {
         }
     }
     const std::string text(sql);
-    result_ptr r{PQexecParams(conn_.get(), text.c_str(), static_cast<int>(n), types.data(), values.data(),
-                              lengths.data(), formats.data(), /*resultFormat binary*/ 1)};
+    const std::string& name = prepared_name(text, types);
+    result_ptr r{name.empty() ? PQexecParams(conn_.get(), text.c_str(), static_cast<int>(n), types.data(),
+                                             values.data(), lengths.data(), formats.data(), /*binary*/ 1)
+                              : PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(n), values.data(),
+                                               lengths.data(), formats.data(), /*binary*/ 1)};
     const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(sql.substr(0, 60), r.get());
     return result(std::move(r));

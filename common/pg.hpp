@@ -8,6 +8,7 @@
 // getters, which check the length libpq reports.
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -93,14 +94,24 @@ public:
     // One or more statements without parameters, results ignored (schema scripts, BEGIN, COMMIT).
     void exec(std::string_view sql);
     // One statement with $1, $2, ... parameters; throws pg_error with the server's message and SQLSTATE.
+    // Each distinct statement (text and parameter types) is prepared once per connection and executed
+    // by name afterwards, so the server parses and plans it once, not on every lookup.
     result query(std::string_view sql, std::initializer_list<param> params = {});
     result query(std::string_view sql, std::span<const param> params);
     bool healthy() const noexcept { return PQstatus(conn_.get()) == CONNECTION_OK; }
 
 private:
     [[noreturn]] void fail(std::string_view context, const PGresult* r) const;
+    // The server-side name of `sql` prepared with `types`, preparing it on first use; empty when the
+    // cache is full (the statement then runs unprepared).
+    const std::string& prepared_name(const std::string& sql, const std::vector<Oid>& types);
+
     conn_ptr conn_;
     std::string redacted_;
+    // Our statements are fixed texts, so this stays small; the bound guards against a caller that
+    // formats values into its SQL.
+    static constexpr std::size_t max_prepared = 128;
+    std::map<std::pair<std::string, std::vector<Oid>>, std::string> prepared_;
 };
 
 }  // namespace ocspkit::pg

@@ -62,6 +62,24 @@ TEST_F(pg_live, parameters_and_results_round_trip_in_binary) {
     EXPECT_THROW((void)r.integer(1, 3), pg_error);
 }
 
+TEST_F(pg_live, a_statement_is_prepared_once_and_outlives_a_rolled_back_transaction) {
+    connection c(server_->conninfo());
+    c.exec("CREATE TEMP TABLE p (n bigint)");
+    const auto prepared = [&c] {
+        return c.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'ocspkit\\_%'").integer(0, 0);
+    };
+    EXPECT_EQ(prepared(), 0);  // no parameters: run unprepared
+    c.exec("BEGIN");
+    c.query("INSERT INTO p VALUES ($1)", {std::int64_t{1}});
+    c.exec("ROLLBACK");
+    EXPECT_EQ(prepared(), 1);
+    for (std::int64_t n = 2; n < 5; ++n) c.query("INSERT INTO p VALUES ($1)", {n});
+    EXPECT_EQ(prepared(), 1);  // the same text and types: the same statement
+    c.query("INSERT INTO p VALUES ($1)", {std::monostate{}});
+    EXPECT_EQ(prepared(), 2);  // other parameter types: a statement of its own
+    EXPECT_EQ(c.query("SELECT count(*) FROM p WHERE n IS NOT NULL").integer(0, 0), 3);
+}
+
 TEST_F(pg_live, server_errors_carry_their_sqlstate) {
     connection c(server_->conninfo());
     c.exec("CREATE TABLE u (k bigint PRIMARY KEY)");
