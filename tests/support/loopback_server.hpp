@@ -120,6 +120,11 @@ public:
         std::lock_guard lock(mutex_);
         return streamed_;
     }
+    // Connections accepted and held unread (with `hold_unread`).
+    std::size_t held() const {
+        std::lock_guard lock(mutex_);
+        return held_count_;
+    }
     bool hold_unread = false;  // set before the connections it is for
 
 private:
@@ -128,6 +133,8 @@ private:
         constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
         if (hold_unread) {
             server_.hold(std::move(socket));
+            std::lock_guard lock(mutex_);
+            ++held_count_;
             co_return;
         }
         boost::beast::flat_buffer buffer;
@@ -159,6 +166,7 @@ private:
     mutable std::mutex mutex_;
     std::vector<http_exchange> seen_;
     std::size_t streamed_ = 0;
+    std::size_t held_count_ = 0;
     loopback_server<boost::asio::ip::tcp> server_;  // last: its sessions use the members above
 };
 

@@ -165,7 +165,7 @@ TEST_F(purger_test, stop_abandons_what_is_under_way_promptly) {
     config.purge_timeout = 60s;
     purger p(config, "/", metrics_);
     p.purge({"/a"});
-    std::this_thread::sleep_for(50ms);  // not a wait for a condition: only lets the PURGE get under way
+    ASSERT_TRUE(eventually([&] { return hanging.held() == 1; }));  // the PURGE is under way
     const auto started = std::chrono::steady_clock::now();
     p.stop();
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
