@@ -80,7 +80,8 @@ python3 "$kit/mkindex.py" "$miss_rows" "$work/misses.txt" "$work/misses-serials.
 for db in "$work/index.db" "$(pg_db ocspkit)"; do fill_index "$db" "$pki/index.txt"; done
 for db in "$work/misses.db" "$(pg_db ocspkit_misses)"; do
   "$ocspctl" init --db "$db" >/dev/null
-  "$ocspctl" issuer add "$pki/ec/ca.pem" --db "$db" >/dev/null
+  # Both issuers registered (the responder's configuration names both); the big index is the EC CA's.
+  for v in rsa ec; do "$ocspctl" issuer add "$pki/$v/ca.pem" --db "$db" >/dev/null; done
   "$ocspctl" import-index --issuer "$pki/ec/ca.pem" "$work/misses.txt" --db "$db" | tail -1
 done
 # GET paths for 200,000 distinct serials of the big index, built from one of the kit's requests (the
@@ -103,7 +104,7 @@ stop_responders() {
 measure() { # measure LABEL URL MODE SET [SERVER_PID] -> appends "LABEL rps" to results; prints the kit's summary line
   local out; out=$(cd "$kit" && SERVER_PID="${5:-${responder_pids[0]:-}}" LABEL="$1" ./run-peer.sh "$2" "$3" "$4" "$dur" 64 2>&1)
   grep '^==' <<<"$out" || true
-  local rps; rps=$(grep '^RESULT ' <<<"$out" | sed 's/^RESULT //' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
+  local rps; rps=$(grep "^RESULT " <<<"$out" | tail -1 | sed 's/^RESULT //' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
   echo "$1 $rps" >> "$work/results"
 }
 # Index scans of the certificates table in the miss index: PostgreSQL's count of lookups.
