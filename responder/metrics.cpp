@@ -98,6 +98,10 @@ std::string responder_metrics::render(const gauges& g) const {
     single("ocsp_cache_bytes", "gauge", "Bytes used by the pre-signed response cache.", g.cache_bytes);
     single("ocsp_signatures_total", "counter", "OCSP responses signed (cache fills, re-signs and nonce answers).",
            signatures_.load());
+    single("ocsp_index_lookups_total", "counter",
+           "Certificates looked up in the index's database (answers signed for certificates whose status was "
+           "not already known from the change feed).",
+           index_lookups_.load());
     single("ocsp_signing_queue_depth", "gauge", "Signing jobs waiting for or running on the signing pool.",
            g.signing_queue_depth);
     single("ocsp_try_later_total", "counter", "Requests answered tryLater: the signing queue was full or the index's database unreachable.",

@@ -27,6 +27,7 @@ public:
     void count_cache(bool hit) { (hit ? cache_hits_ : cache_misses_).fetch_add(1, std::memory_order_relaxed); }
     void count_try_later() { try_later_.fetch_add(1, std::memory_order_relaxed); }
     void count_signature() { signatures_.fetch_add(1, std::memory_order_relaxed); }
+    void count_index_lookup() { index_lookups_.fetch_add(1, std::memory_order_relaxed); }
     void count_database_reconnect() { database_reconnects_.fetch_add(1, std::memory_order_relaxed); }
 
     // Per purge target (http_cache.purge), registered once by the purger before it sends anything; the
@@ -57,6 +58,7 @@ private:
     std::array<std::atomic<std::uint64_t>, 3> cert_states_{};
     std::array<std::atomic<std::uint64_t>, latency_buckets_seconds.size() + 1> latency_{};
     std::atomic<std::uint64_t> latency_sum_ns_{0};
+    std::atomic<std::uint64_t> index_lookups_{0};
     std::atomic<std::uint64_t> latency_count_{0};
     std::atomic<std::uint64_t> cache_hits_{0}, cache_misses_{0}, try_later_{0}, signatures_{0};
     std::atomic<std::uint64_t> database_reconnects_{0};

@@ -1,9 +1,11 @@
 #include "responder/response_cache.hpp"
 
+#include <algorithm>
+
 namespace ocspkit::responder {
 
 response_cache::response_cache(std::size_t max_bytes)
-    : shard_max_bytes_(max_bytes / shard_count) {}
+    : shard_max_bytes_(max_bytes / shard_count), shard_max_records_(std::max<std::size_t>(1, max_bytes / 8 / 300 / shard_count)) {}
 
 std::string response_cache::cover_key(std::int64_t issuer_id, const bytes& serial) {
     std::string key(sizeof issuer_id, '\0');
@@ -39,6 +41,49 @@ void response_cache::shard::clear() {
     lru.clear();
     by_cert.clear();
     bytes = 0;
+    records.clear();
+    record_order.clear();
+    record_position.clear();
+}
+
+void response_cache::shard::erase_record(const std::string& cover) {
+    auto position = record_position.find(cover);
+    if (position == record_position.end()) return;
+    record_order.erase(position->second);
+    record_position.erase(position);
+    records.erase(cover);
+}
+
+std::optional<std::optional<schema::cert_record>> response_cache::find_record(std::int64_t issuer_id,
+                                                                              const bytes& serial) {
+    const std::string cover = cover_key(issuer_id, serial);
+    shard& s = shard_for(cover);
+    std::lock_guard lock(s.mutex);
+    auto it = s.records.find(cover);
+    if (it == s.records.end()) return std::nullopt;
+    s.record_order.splice(s.record_order.begin(), s.record_order, s.record_position.at(cover));
+    return it->second;
+}
+
+bool response_cache::insert_record(std::int64_t issuer_id, const bytes& serial,
+                                   const std::optional<schema::cert_record>& record, std::uint64_t expected_generation) {
+    std::optional<schema::cert_record> slim = record;
+    if (slim) {  // answers need the status fields only
+        slim->cert_der.reset();
+        slim->subject.clear();
+        slim->subject.shrink_to_fit();
+    }
+    std::string cover = cover_key(issuer_id, serial);
+    shard& s = shard_for(cover);
+    std::lock_guard lock(s.mutex);
+    // As in insert(): invalidate() moves the generation before it visits the shards.
+    if (generation_.load() != expected_generation) return false;
+    s.erase_record(cover);
+    while (s.records.size() >= shard_max_records_ && !s.record_order.empty()) s.erase_record(s.record_order.back());
+    s.record_order.push_front(cover);
+    s.record_position.emplace(cover, s.record_order.begin());
+    s.records.emplace(std::move(cover), std::move(slim));
+    return true;
 }
 
 std::shared_ptr<const cached_answer> response_cache::find(std::string_view request_der) {
@@ -74,6 +119,11 @@ std::vector<std::string> response_cache::invalidate(std::int64_t issuer_id, cons
     std::vector<std::string> keys;
     generation_.fetch_add(1);
     const std::string cover = cover_key(issuer_id, serial);
+    {
+        shard& owner = shard_for(cover);
+        std::lock_guard lock(owner.mutex);
+        owner.erase_record(cover);
+    }
     for (auto& s : shards_) {
         std::lock_guard lock(s.mutex);
         const std::size_t first = keys.size();
@@ -99,6 +149,15 @@ std::size_t response_cache::entries() const {
     for (const auto& s : shards_) {
         std::lock_guard lock(s.mutex);
         n += s.map.size();
+    }
+    return n;
+}
+
+std::size_t response_cache::records() const {
+    std::size_t n = 0;
+    for (const auto& s : shards_) {
+        std::lock_guard lock(s.mutex);
+        n += s.records.size();
     }
     return n;
 }

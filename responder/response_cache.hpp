@@ -3,6 +3,10 @@
 // fully determined by its bytes, so the hot path answers a repeated request with one hash lookup and
 // no ASN.1 decoding or signing. Each entry remembers which (issuer, serial) pairs it covers so that a
 // change in the index drops exactly the affected answers.
+//
+// Beside the answers it keeps what the index said about each (issuer, serial) it was asked for, under
+// the same invalidation: an answer that must be signed anew (a nonce, another request form of the same
+// certificate, a re-sign) then needs no database lookup, and is exactly as fresh as the cached answers.
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -10,6 +14,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,11 +53,19 @@ public:
     std::uint64_t generation() const;
     bool insert(std::string request_der, std::shared_ptr<const cached_answer> answer,
                 std::uint64_t expected_generation);
-    // Drops every entry covering (issuer, serial) and returns their keys (to re-sign them).
+    // What the index said about (issuer, serial): the record, or nullopt for a serial it does not hold.
+    // No value when not known.
+    std::optional<std::optional<schema::cert_record>> find_record(std::int64_t issuer_id, const bytes& serial);
+    // Keeps `record` (the certificate's DER and subject dropped) if the generation is still
+    // `expected_generation`, as insert() does.
+    bool insert_record(std::int64_t issuer_id, const bytes& serial, const std::optional<schema::cert_record>& record,
+                       std::uint64_t expected_generation);
+    // Drops every entry covering (issuer, serial), and its record, and returns their keys (to re-sign them).
     std::vector<std::string> invalidate(std::int64_t issuer_id, const bytes& serial);
     void clear();
 
     std::size_t entries() const;
+    std::size_t records() const;
     std::size_t bytes_used() const;
 
 private:
@@ -71,7 +84,14 @@ private:
         std::list<std::string> lru;  // front = most recently used
         std::unordered_multimap<std::string, std::string> by_cert;  // cover_key -> request key
         std::size_t bytes = 0;
+        // cover_key -> what the index said, least recently used evicted first past shard_max_records_
+        // (kept apart from the answers' byte budget: a record costs one lookup to get back, an answer
+        // a signature).
+        std::unordered_map<std::string, std::optional<schema::cert_record>> records;
+        std::list<std::string> record_order;  // front = newest
+        std::unordered_map<std::string, std::list<std::string>::iterator> record_position;
         void erase(entry_map::iterator it);
+        void erase_record(const std::string& cover);
         void clear();
     };
     static constexpr std::size_t shard_count = 16;
@@ -80,6 +100,9 @@ private:
     shard& shard_for(std::string_view key) { return shards_[string_hash{}(key) % shard_count]; }
 
     const std::size_t shard_max_bytes_;
+    // Records take about 300 bytes each (key three times, status fields, nodes); they get an eighth of
+    // the budget (64 MiB: ~28,000 records).
+    const std::size_t shard_max_records_;
     std::array<shard, shard_count> shards_;
     std::atomic<std::uint64_t> generation_{0};
 };

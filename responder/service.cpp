@@ -235,8 +235,15 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
                                                            const std::shared_ptr<const issuer_set>& issuers) {
     const std::uint64_t generation = cache_.generation();
     const sys_seconds now = clock_.now_seconds();
-    cert_lookup lookup = [this](std::int64_t issuer_id, const serial_number& serial) {
-        return read_index([&](schema::index_reader& index) { return index.find_certificate(issuer_id, serial); });
+    // What the index says is kept beside the answers and dropped with them when the change feed reports
+    // the certificate, so signing anew (nonces, re-signs, another form of request) reads it once.
+    cert_lookup lookup = [this, generation](std::int64_t issuer_id, const serial_number& serial) {
+        if (auto known = cache_.find_record(issuer_id, serial.bytes())) return std::move(*known);
+        metrics_.count_index_lookup();
+        auto record =
+            read_index([&](schema::index_reader& index) { return index.find_certificate(issuer_id, serial); });
+        cache_.insert_record(issuer_id, serial.bytes(), record, generation);
+        return record;
     };
     answer_result result = answer(decoded, *issuers, lookup, now);
     auto entry = std::make_shared<cached_answer>();

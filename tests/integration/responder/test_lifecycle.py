@@ -145,6 +145,34 @@ class Lifecycle(unittest.TestCase):
         r.wait_for_index_changes()
         self.assertIn("Cert Status: revoked", post())
 
+    def test_nonce_answers_read_the_index_once_and_follow_revocation(self):
+        _, _, serial = self.pki.issue("nonce-revoked-later.example")
+        self.index.ctl("import-index", "--issuer", str(self.pki.ca_cert), str(self.pki.index()))
+        r = self.start()
+
+        def post_nonce():
+            # A fresh nonce each time: openssl makes the request, so no two are the same bytes.
+            request = make_request_der(self.pki.ca_cert, [serial], nonce=True, workdir=Path(tempfile.mkdtemp(dir=r.workdir)))
+            conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=5)
+            conn.request("POST", "/", body=request, headers={"Content-Type": "application/ocsp-request"})
+            body = conn.getresponse().read()
+            conn.close()
+            return response_text(body, r.workdir)
+
+        lookups = r.metric("ocsp_index_lookups_total")
+        signatures = r.metric("ocsp_signatures_total")
+        self.assertIn("Cert Status: good", post_nonce())
+        self.assertIn("Cert Status: good", post_nonce())
+        self.assertIn("Cert Status: good", post_nonce())
+        self.assertEqual(r.metric("ocsp_signatures_total"), signatures + 3)  # each nonce answer signed
+        self.assertEqual(r.metric("ocsp_index_lookups_total"), lookups + 1)  # the status read once
+        self.index.ctl("revoke", serial, "--issuer", str(self.pki.ca_cert), "--reason", "keyCompromise")
+        r.wait_for_index_changes()
+        text = post_nonce()
+        self.assertIn("Cert Status: revoked", text)
+        self.assertIn("Revocation Reason: keyCompromise", text)
+        self.assertEqual(r.metric("ocsp_index_lookups_total"), lookups + 2)
+
     def test_sigterm_exits_cleanly(self):
         r = self.start()
         os.kill(r.proc.pid, signal.SIGTERM)
