@@ -5,7 +5,7 @@
 #      the cached path on both, which must not care where the index is
 #   2) nginx proxy_cache in front of two PostgreSQL replicas (the hit path) against nginx serving one
 #      static DER file (the kit's nginx-ec peer)
-#   3) database lookups per miss (PostgreSQL's own index-scan counter over the miss run), and proof that
+#   3) database lookups per signed miss (PostgreSQL's own index-scan counter over the miss run), and proof that
 #      the cache tier answers without the replicas (their request counters do not move)
 # usage: bench/scale/run.sh [BUILD_DIR=build] [DURATION_S=8] [REPS=3]
 # env:   BENCH_KIT  the peer kit (default ../shared/bench; copied to a temp dir if not writable)
@@ -166,14 +166,24 @@ for rep in $(seq "$reps"); do
     measure "$db-cached" http://127.0.0.1:18210/ get ec/sha1-nononce
     stop_responders
     start_responder "$work/$db-misses.toml"
-    misses0=$(metric 18210 ocsp_cache_misses_total)
+    misses0=$(metric 18210 ocsp_cache_misses_total); signed0=$(metric 18210 ocsp_signatures_total)
+    later0=$(metric 18210 ocsp_try_later_total)
     measure "$db-miss" http://127.0.0.1:18210/ get "$work/misses.get"
     misses=$(( $(metric 18210 ocsp_cache_misses_total) - misses0 ))
+    signed=$(( $(metric 18210 ocsp_signatures_total) - signed0 ))
+    later=$(( $(metric 18210 ocsp_try_later_total) - later0 ))
     stop_responders  # a backend that exits flushes its statistics
     if [[ $db == pg ]]; then
+      # Backends flush their statistics as they exit, a moment after the responder closed them.
+      for _ in $(seq 250); do
+        [[ $(psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'ocspkit_misses' AND pid <> pg_backend_pid()") == 0 ]] && break
+        sleep 0.02
+      done
       scans=$(cert_scans)
-      python3 -c "print(f'pg-miss: {$misses} misses, {$scans - $scans0} certificate index scans: ' \
-                        f'{($scans - $scans0) / max($misses, 1):.2f} lookups per miss')"
+      # A miss that meets a full signing queue is answered tryLater without a lookup: lookups are
+      # counted per answer signed.
+      python3 -c "print(f'pg-miss: {$misses} misses, {$signed} signed, {$later} tryLater, ' \
+                        f'{$scans - $scans0} certificate index scans: {($scans - $scans0) / max($signed, 1):.2f} lookups per signed miss')"
       scans0=$scans
     fi
   done
