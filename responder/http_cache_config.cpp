@@ -1,53 +1,27 @@
 #include "responder/http_cache_config.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include "common/http_url.hpp"
 
 namespace ocspkit::responder {
 
 result<purge_target> parse_purge_url(std::string_view url) {
-    // Plain HTTP only: a purge target is a cache on the operator's own network (usually loopback), and
-    // PURGE carries nothing secret. The stapler's responder URLs have their own parser (stapler/daemon).
-    constexpr std::string_view scheme = "http://";
-    if (url.size() < scheme.size() || !std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
-            return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
-        }))
-        return error{errc::unsupported, "must start with http:// (PURGE goes to a cache over plain HTTP)"};
-    for (const char c : url)
-        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '?' || c == '#' || c == '@')
-            return error{errc::malformed, "must not contain spaces, control characters, '?', '#' or userinfo"};
-    std::string_view rest = url.substr(scheme.size());
-    const auto slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    std::string_view prefix = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
-    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-
+    // Plain HTTP only (common/http_url.hpp): a purge target is a cache on the operator's own network
+    // (usually loopback), and PURGE carries nothing secret.
+    auto parsed = parse_http_url(url);
+    if (!parsed) return std::move(parsed).failure();
+    // The path is a prefix put before every purged path: a query would end up in the middle of them.
+    if (parsed->target.find('?') != std::string::npos)
+        return error{errc::malformed, fmt::format("has a query; a purge URL is http://HOST[:PORT][/PREFIX]: '{}'", url)};
     purge_target t;
     t.url = std::string(url);
-    std::string_view port_text;
-    if (authority.starts_with('[')) {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos) return error{errc::malformed, "an IPv6 host lacks its ']'"};
-        t.host = std::string(authority.substr(1, close - 1));
-        const auto after = authority.substr(close + 1);
-        if (!after.empty() && !after.starts_with(':')) return error{errc::malformed, "junk after the IPv6 host"};
-        if (!after.empty()) port_text = after.substr(1);
-    } else {
-        const auto colon = authority.find(':');
-        t.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-    }
-    if (t.host.empty()) return error{errc::malformed, "has no host"};
-    if (!port_text.empty()) {
-        unsigned port = 0;
-        const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
-            return error{errc::malformed, fmt::format("port '{}' is not a number between 1 and 65535", port_text)};
-        t.port = static_cast<std::uint16_t>(port);
-    }
+    t.host = parsed->host;
+    t.port = parsed->port;
+    std::string_view prefix = parsed->target;
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
     t.path_prefix = std::string(prefix);
-    t.host_header = std::string(authority);
+    t.host_header = parsed->host_header();
     return t;
 }
 

@@ -91,15 +91,17 @@ INSTANTIATE_TEST_SUITE_P(
         bad_config_case{"purge_not_tables", "[http_cache]\npurge = \"http://a\"",
                         "3: key 'http_cache.purge': must be [[http_cache.purge]] tables, each with a url"},
         bad_config_case{"https", "[[http_cache.purge]]\nurl = \"https://cache:443\"",
-                        "3: key 'http_cache.purge[0].url': must start with http:// (PURGE goes to a cache over plain "
-                        "HTTP)"},
+                        "3: key 'http_cache.purge[0].url': https is not supported: OCSP (RFC 6960 Appendix A.1) and "
+                        "cache purges use plain http:// URLs: 'https://cache:443'"},
         bad_config_case{"bad_port", "[[http_cache.purge]]\nurl = \"http://cache:0\"",
-                        "3: key 'http_cache.purge[0].url': port '0' is not a number between 1 and 65535"},
+                        "3: key 'http_cache.purge[0].url': bad port in URL: 'http://cache:0'"},
         bad_config_case{"no_host", "[[http_cache.purge]]\nurl = \"http://:6081\"",
-                        "3: key 'http_cache.purge[0].url': has no host"},
+                        "3: key 'http_cache.purge[0].url': URL has no host: 'http://:6081'"},
         bad_config_case{"userinfo", "[[http_cache.purge]]\nurl = \"http://u@cache\"",
-                        "3: key 'http_cache.purge[0].url': must not contain spaces, control characters, '?', '#' or "
-                        "userinfo"},
+                        "3: key 'http_cache.purge[0].url': URL has userinfo: 'http://u@cache'"},
+        bad_config_case{"query", "[[http_cache.purge]]\nurl = \"http://cache/purge?x\"",
+                        "3: key 'http_cache.purge[0].url': has a query; a purge URL is http://HOST[:PORT][/PREFIX]: "
+                        "'http://cache/purge?x'"},
         bad_config_case{"twice", "[[http_cache.purge]]\nurl = \"http://a\"\n[[http_cache.purge]]\nurl = \"http://a\"",
                         "5: key 'http_cache.purge[1].url': is listed twice"},
         bad_config_case{"unknown_target_key", "[[http_cache.purge]]\nurl = \"http://a\"\nport = 1",
