@@ -49,9 +49,11 @@ void response_cache::shard::clear() {
 void response_cache::shard::erase_record(const std::string& cover) {
     auto position = record_position.find(cover);
     if (position == record_position.end()) return;
-    record_order.erase(position->second);
-    record_position.erase(position);
+    // `cover` may be the list's own element (eviction passes record_order.back()): the list node goes last.
+    const auto node = position->second;
     records.erase(cover);
+    record_position.erase(position);
+    record_order.erase(node);
 }
 
 std::optional<std::optional<schema::cert_record>> response_cache::find_record(std::int64_t issuer_id,
