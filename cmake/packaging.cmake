@@ -32,6 +32,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # init-system-helpers, which is Essential).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# Keys in a PKCS#11 token (signer_key = "pkcs11:...") are used through OpenSSL's pkcs11 engine.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libengine-pkcs11-openssl")
 # A shlibs file for libocspstaple.so.0, so packages built against it depend on ocspkit.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

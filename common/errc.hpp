@@ -26,6 +26,7 @@ enum class errc : int {
     overloaded,     // load shedding
     config,         // a configuration value is wrong
     internal,       // a broken invariant: a bug
+    unavailable,    // something needed is down for now and being reconnected (a token key's HSM)
 };
 
 // Stable lower-case names (log fields, JSON); message() gives the same words for people.
@@ -45,6 +46,7 @@ inline const char* to_string(errc e) noexcept {
     case errc::overloaded: return "overloaded";
     case errc::config: return "config";
     case errc::internal: return "internal";
+    case errc::unavailable: return "unavailable";
     }
     return "unknown";
 }
@@ -69,6 +71,7 @@ public:
         case errc::overloaded: return "overloaded";
         case errc::config: return "configuration error";
         case errc::internal: return "internal error";
+        case errc::unavailable: return "temporarily unavailable";
         }
         return "unknown error " + std::to_string(value);
     }

@@ -198,9 +198,10 @@ struct nonce_echo {
     bool unwrapped = false;
 };
 
-bytes sign_response_impl(const issuer_profile& issuer, std::span<const requested_cert> ids,
-                         std::span<const single_status> statuses, nonce_echo nonce, sys_seconds now,
-                         sys_seconds* out_this_update, sys_seconds* out_next_update) {
+// The signed OCSPResponse, or why the signer could not sign (see signer::sign); bad arguments throw.
+result<bytes> sign_response_impl(const issuer_profile& issuer, std::span<const requested_cert> ids,
+                                 std::span<const single_status> statuses, nonce_echo nonce, sys_seconds now,
+                                 sys_seconds* out_this_update, sys_seconds* out_next_update) {
     if (ids.size() != statuses.size() || ids.empty())
         throw std::invalid_argument("sign_response: one status per CertID, at least one");
     if (!issuer.signing) throw std::invalid_argument("sign_response: issuer " + issuer.name + " has no signer");
@@ -268,11 +269,12 @@ bytes sign_response_impl(const issuer_profile& issuer, std::span<const requested
 
     // The signature covers the DER of ResponseData (RFC 6960 §4.2.1), which sits complete in `out`:
     // later length patches only shift it.
-    const bytes signature = s.sign(std::span<const std::uint8_t>(w.data() + tbs_start, w.size() - tbs_start));
+    auto signature = s.sign(std::span<const std::uint8_t>(w.data() + tbs_start, w.size() - tbs_start));
+    if (!signature) return std::move(signature).failure();
     w.raw(s.signature_algorithm_der());
     const auto bits = w.begin(0x03);
     w.raw(std::array<std::uint8_t, 1>{0});  // no unused bits
-    w.raw(signature);
+    w.raw(*signature);
     w.end(bits);
     // RFC 6960 §4.2.2.2: the delegated certificate travels with the response so clients can check it
     // against the CA they already trust; a CA's own signature needs nothing more.
@@ -373,8 +375,10 @@ std::vector<std::uint8_t> sign_response(const issuer_profile& issuer, std::span<
                                         std::span<const single_status> statuses,
                                         const std::optional<bytes>& nonce, sys_seconds now,
                                         sys_seconds* out_this_update, sys_seconds* out_next_update) {
-    return sign_response_impl(issuer, ids, statuses, nonce_echo{nonce ? &*nonce : nullptr, false}, now,
-                              out_this_update, out_next_update);
+    auto der = sign_response_impl(issuer, ids, statuses, nonce_echo{nonce ? &*nonce : nullptr, false}, now,
+                                  out_this_update, out_next_update);
+    if (!der) throw std::runtime_error("signing an OCSP response: " + der.error_message());
+    return std::move(*der);
 }
 
 protocol::answer_validity answer_metadata::http_validity() const {
@@ -449,7 +453,17 @@ answer_result answer(const decode_result& decoded, const issuer_set& issuers, co
     }
 
     try {
-        result.der = sign_response_impl(issuer, req.certs, statuses, nonce, now, &meta.this_update, &meta.next_update);
+        auto signed_der = sign_response_impl(issuer, req.certs, statuses, nonce, now, &meta.this_update,
+                                             &meta.next_update);
+        if (!signed_der) {
+            meta.cert_states.clear();
+            // A key whose token cannot sign now (an HSM away and being reconnected, every session busy)
+            // is the server's temporary state: the client may ask again (RFC 6960 §2.3 tryLater).
+            const bool transient = signed_der.code() == errc::unavailable || signed_der.code() == errc::overloaded;
+            return refuse(transient ? ocsp_status::try_later : ocsp_status::internal_error,
+                          "signing: " + signed_der.error_message());
+        }
+        result.der = std::move(*signed_der);
     } catch (const std::exception& e) {
         meta.cert_states.clear();
         return refuse(ocsp_status::internal_error, std::string("signing: ") + e.what());

@@ -118,7 +118,8 @@ std::vector<std::uint8_t> error_response(ocsp_status status);
 //  - bad_nonce -> malformedRequest unless that profile ignores nonces (RFC 9654 §2.1 binds responders
 //    that support nonces); nonce_policy::required without a nonce -> malformedRequest;
 //  - a lookup that throws sqlite::sqlite_error "busy" -> tryLater, anything else -> internalError;
-//  - a signing failure -> internalError.
+//  - a key whose token cannot sign now (signer::sign: errc::unavailable, errc::overloaded) -> tryLater;
+//    any other signing failure -> internalError.
 // Never throws; `meta.detail` says why for the log.
 answer_result answer(const decode_result& decoded, const issuer_set& issuers, const cert_lookup& lookup,
                      sys_seconds now);
@@ -127,7 +128,7 @@ answer_result answer(const decode_result& decoded, const issuer_set& issuers, co
 // pre-signing cache). `nonce` (the nonce octets) is echoed in the RFC 9654 form when present.
 // producedAt = now, thisUpdate = now - backdate, nextUpdate = now + validity (at most the signer's
 // notAfter). Throws std::invalid_argument when ids and statuses differ in number or are empty, and
-// openssl_error when signing fails.
+// std::runtime_error when signing fails.
 std::vector<std::uint8_t> sign_response(const issuer_profile& issuer, std::span<const requested_cert> ids,
                                         std::span<const single_status> statuses,
                                         const std::optional<bytes>& nonce, sys_seconds now,

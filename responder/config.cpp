@@ -6,6 +6,7 @@
 
 #include "common/pg.hpp"
 #include "common/toml_reader.hpp"
+#include "keys/pkcs11_uri.hpp"
 
 namespace ocspkit::responder {
 namespace {
@@ -56,10 +57,19 @@ void parse_server(const reader& r, const toml::table& t, server_config& s) {
     if (auto v = r.integer(t, p, "cache_mib", 1, 1 << 16)) s.cache_mib = static_cast<std::size_t>(*v);
 }
 
+void parse_pkcs11(const reader& r, const toml::table& t, pkcs11_config& c) {
+    constexpr std::string_view p = "pkcs11";
+    r.reject_unknown(t, p, {"module", "sessions", "timeout"});
+    c.module = r.path(t, p, "module");
+    if (auto v = r.integer(t, p, "sessions", 1, 64)) c.sessions = static_cast<unsigned>(*v);
+    using namespace std::chrono_literals;
+    if (auto v = r.duration(t, p, "timeout", 100ms, 600s)) c.timeout = *v;
+}
+
 issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t index) {
     const std::string p = fmt::format("issuer[{}]", index);
-    r.reject_unknown(t, p, {"name", "ca", "signer_cert", "signer_key", "responder_id", "rsa_padding", "nonce",
-                            "unknown_serials", "validity", "backdate", "archive_cutoff",
+    r.reject_unknown(t, p, {"name", "ca", "signer_cert", "signer_key", "pkcs11_pin_file", "responder_id",
+                            "rsa_padding", "nonce", "unknown_serials", "validity", "backdate", "archive_cutoff",
                             "allow_group_readable_key", "signer_expiry_warning"});
     issuer_config c;
     c.ca_file = r.path(t, p, "ca");
@@ -67,9 +77,27 @@ issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t in
     c.name = r.string(t, p, "name").value_or("");
     c.signing.issuer_ca_file = c.ca_file;
     c.signing.cert_file = r.path(t, p, "signer_cert");
-    c.signing.key_file = r.path(t, p, "signer_key");
     if (c.signing.cert_file.empty()) c.signing.cert_file = c.ca_file;
-    if (c.signing.key_file.empty()) r.fail(&t, p + ".signer_key", "is required (the key of signer_cert, or of the CA)");
+    const auto key = r.string(t, p, "signer_key");
+    if (!key || key->empty())
+        r.fail(key ? t.get("signer_key") : &t, p + ".signer_key", "is required (the key of signer_cert, or of the CA)");
+    const auto pin_file = r.path(t, p, "pkcs11_pin_file");
+    if (keys::is_pkcs11_uri(*key)) {
+        auto uri = keys::parse_pkcs11_uri(*key);
+        if (!uri) r.fail(t.get("signer_key"), p + ".signer_key", uri.error_message());
+        // One place for the PIN file, so that nobody wonders which of two is used.
+        if (uri->pin_file && !pin_file.empty())
+            r.fail(t.get("pkcs11_pin_file"), p + ".pkcs11_pin_file", "the signer_key URI names a pin-source already");
+        if (!uri->pin_file && pin_file.empty())
+            r.fail(t.get("signer_key"), p + ".signer_key",
+                   "a key in a token needs its PIN: pin-source=file:/path in the URI, or pkcs11_pin_file");
+        c.signing.pin_file = uri->pin_file ? r.resolve(*uri->pin_file) : pin_file;
+        c.signing.token_key = std::move(*uri);
+    } else {
+        if (!pin_file.empty())
+            r.fail(t.get("pkcs11_pin_file"), p + ".pkcs11_pin_file", "only for a signer_key that is a pkcs11: URI");
+        c.signing.key_file = r.resolve(*key);
+    }
     if (auto v = r.choice<responder_id_form>(t, p, "responder_id",
                                              {{"key", responder_id_form::by_key_hash},
                                               {"name", responder_id_form::by_name}}))
@@ -104,7 +132,7 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
     reader r(origin);
     responder_config c;
     c.source = origin;
-    r.reject_unknown(root, "", {"database", "server", "log", "http_cache", "issuer"});
+    r.reject_unknown(root, "", {"database", "server", "log", "http_cache", "pkcs11", "issuer"});
     const auto database = r.string(root, "", "database");
     if (!database)
         r.fail(nullptr, "database", "is required (the index made by ocspctl init: a SQLite file or a PostgreSQL "
@@ -130,11 +158,24 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
             c.log.format = *v;
     }
     if (const toml::table* t = r.table(root, "", "http_cache")) c.http_cache = parse_http_cache(r, *t);
+    const toml::table* pkcs11 = r.table(root, "", "pkcs11");
+    if (pkcs11) parse_pkcs11(r, *pkcs11, c.pkcs11);
     const toml::node* issuers = root.get("issuer");
     if (!issuers || !issuers->is_array_of_tables() || issuers->as_array()->empty())
         r.fail(issuers, "issuer", "at least one [[issuer]] table is required");
     std::size_t i = 0;
-    for (auto& item : *issuers->as_array()) c.issuers.push_back(parse_issuer(r, *item.as_table(), i++));
+    for (auto& item : *issuers->as_array()) {
+        c.issuers.push_back(parse_issuer(r, *item.as_table(), i++));
+        auto& signing = c.issuers.back().signing;
+        if (!signing.token_key) continue;
+        if (c.pkcs11.module.empty())
+            r.fail(pkcs11 ? static_cast<const toml::node*>(pkcs11) : item.as_table()->get("signer_key"), "pkcs11.module",
+                   "is required when a signer_key is a pkcs11: URI (the PKCS#11 module, e.g. "
+                   "/usr/lib/softhsm/libsofthsm2.so for SoftHSM)");
+        signing.token.module = c.pkcs11.module;
+        signing.token.sessions = c.pkcs11.sessions;
+        signing.token.timeout = c.pkcs11.timeout;
+    }
     return c;
 }
 

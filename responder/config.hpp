@@ -74,11 +74,20 @@ struct index_location {
     friend bool operator==(const index_location&, const index_location&) = default;
 };
 
+// [pkcs11]: the module through which every `signer_key = "pkcs11:..."` is reached (one per program:
+// libp11 cannot take it from the URI), and how each such key is used.
+struct pkcs11_config {
+    std::filesystem::path module;              // required as soon as one signer_key is a pkcs11: URI
+    unsigned sessions = 2;                     // helper processes (token sessions, concurrent signatures) per key
+    std::chrono::milliseconds timeout{10000};  // a login or one signature must finish within this
+};
+
 struct responder_config {
     std::filesystem::path source;  // the config file itself
     index_location database;       // the index written by ocspctl
     server_config server;
     log_config log;
+    pkcs11_config pkcs11;
     http_cache_config http_cache;  // [http_cache]: s-maxage cap and purge targets (http_cache_config.hpp)
     std::vector<issuer_config> issuers;
 };

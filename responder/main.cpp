@@ -7,6 +7,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@
 #endif
 
 #include "common/version.hpp"
+#include "keys/pkcs11_helper.hpp"
 #include "responder/config.hpp"
 #include "responder/index_file.hpp"
 #include "responder/http_server.hpp"
@@ -81,6 +83,10 @@ void check_index(const responder_config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A PKCS#11 helper this program started for a key in a token (keys/token_key.hpp): nothing else of
+    // main applies to it.
+    if (argc == 2 && std::string_view(argv[1]) == keys::pkcs11_helper_flag)
+        return keys::run_pkcs11_helper(keys::pkcs11_helper_fd);
     CLI::App app{"ocsp-responder: an RFC 6960 / RFC 5019 OCSP responder answering from an ocspkit index"};
     std::string config_file;
     std::string ready_file;

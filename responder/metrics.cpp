@@ -104,7 +104,9 @@ std::string responder_metrics::render(const gauges& g) const {
            index_lookups_.load());
     single("ocsp_signing_queue_depth", "gauge", "Signing jobs waiting for or running on the signing pool.",
            g.signing_queue_depth);
-    single("ocsp_try_later_total", "counter", "Requests answered tryLater: the signing queue was full or the index's database unreachable.",
+    single("ocsp_try_later_total", "counter",
+           "Requests answered tryLater: the signing queue was full, the index's database unreachable or a signing "
+           "key's token unavailable.",
            try_later_.load());
     single("ocsp_open_connections", "gauge", "Open client connections.", g.open_connections);
     append(out, "# HELP ocsp_index_change_sequence The index's change sequence up to which the cache reflects it.\n"
@@ -135,6 +137,15 @@ std::string responder_metrics::render(const gauges& g) const {
          "# TYPE ocsp_signer_seconds_to_expiry gauge\n");
     for (auto& [name, seconds] : g.signer_seconds_to_expiry)
         append(out, "ocsp_signer_seconds_to_expiry{{issuer=\"{}\"}} {}\n", label_value(name), seconds);
+    append(out, "# HELP ocsp_signer_up 1 while the issuer's signing key can sign; 0 while its PKCS#11 token is "
+                "unavailable (cached answers are still served, others answer tryLater).\n"
+                "# TYPE ocsp_signer_up gauge\n");
+    for (const auto& sg : g.signers) append(out, "ocsp_signer_up{{issuer=\"{}\"}} {}\n", label_value(sg.issuer), sg.up ? 1 : 0);
+    append(out, "# HELP ocsp_signing_errors_total Times the issuer's PKCS#11 token failed a signature and was "
+                "reconnected (0 for keys in files).\n"
+                "# TYPE ocsp_signing_errors_total counter\n");
+    for (const auto& sg : g.signers)
+        append(out, "ocsp_signing_errors_total{{issuer=\"{}\"}} {}\n", label_value(sg.issuer), sg.failures);
     append(out, "# HELP ocspkit_build_info The ocspkit release (and git describe of the build) of this responder.\n"
          "# TYPE ocspkit_build_info gauge\n");
     if (git_describe.empty())

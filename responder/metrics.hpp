@@ -48,6 +48,12 @@ public:
         std::int64_t index_change_sequence = -1;  // last change of the index applied to the cache; -1 before the first poll
         bool database_up = true;                  // the index's server answers (always true for SQLite)
         std::vector<std::pair<std::string, double>> signer_seconds_to_expiry;  // issuer name -> seconds
+        struct signer_state {
+            std::string issuer;
+            bool up = true;                // false while the key's token is unavailable
+            std::uint64_t failures = 0;    // times the key's token went down (0 for file keys)
+        };
+        std::vector<signer_state> signers;
     };
     std::string render(const gauges& g) const;
 

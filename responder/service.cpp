@@ -256,6 +256,7 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     }
     if (result.meta.status != ocsp_status::successful) {
         if (!result.meta.detail.empty()) logger()->debug("answer not successful: {}", result.meta.detail);
+        if (result.meta.status == ocsp_status::try_later) metrics_.count_try_later();
         return entry;
     }
     metrics_.count_signature();
@@ -273,14 +274,22 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
     return entry;
 }
 
+bool ocsp_service::signer_up(std::int64_t issuer_id) const {
+    for (const auto& p : issuers_.load()->profiles())
+        if (p.issuer_id == issuer_id) return p.signing->token() == nullptr || p.signing->token()->up();
+    return true;
+}
+
 std::shared_ptr<const cached_answer> ocsp_service::find_cached(std::span<const std::uint8_t> der) {
     const sys_seconds now = clock_.now_seconds();
     const std::string_view key(reinterpret_cast<const char*>(der.data()), der.size());
     auto hit = cache_.find(key);
     if (!hit || now >= hit->meta.next_update) return nullptr;
     metrics_.count_cache(true);
-    // No re-sign while the database is unreachable: it would fail, and the answer is served until nextUpdate.
-    if (now >= hit->refresh_at && database_reachable_.load() && !hit->refresh_scheduled.exchange(true))
+    // No re-sign while the database is unreachable or the issuer's token is down: it would fail, and the
+    // answer is served until nextUpdate.
+    if (now >= hit->refresh_at && database_reachable_.load() && signer_up(hit->issuer_id) &&
+        !hit->refresh_scheduled.exchange(true))
         schedule_resign(std::string(key));
     return hit;
 }
@@ -404,6 +413,16 @@ asio::awaitable<ocsp_service::health_report> ocsp_service::health() {
             for (const auto& p : issuers->profiles()) {
                 const bool valid = p.signing->not_after() > now;
                 r.ok = r.ok && valid;
+                const keys::token_key* token = p.signing->token();
+                if (valid && token != nullptr && !token->up()) {
+                    // Like an unreachable database: cached answers are still served, so not a failure.
+                    const auto state = token->current();
+                    r.degraded = true;
+                    r.text += fmt::format("issuer {}: signer DEGRADED {} unavailable for {} s ({}); serving cached "
+                                          "answers, answers that need a signature get tryLater, reconnecting\n",
+                                          p.name, token->describe(), state.down_for.count(), state.reason);
+                    continue;
+                }
                 r.text += fmt::format("issuer {}: signer {} ({})\n", p.name, valid ? "ok" : "EXPIRED",
                                       p.signing->description());
             }
@@ -424,8 +443,11 @@ responder_metrics::gauges ocsp_service::gauges() const {
     g.index_change_sequence = applied_change_seq_.load();
     g.database_up = database_reachable_.load();
     const sys_seconds now = clock_.now_seconds();
-    for (const auto& p : issuers_.load()->profiles())
+    for (const auto& p : issuers_.load()->profiles()) {
         g.signer_seconds_to_expiry.emplace_back(p.name, static_cast<double>((p.signing->not_after() - now).count()));
+        const keys::token_key* token = p.signing->token();
+        g.signers.push_back({p.name, token == nullptr || token->up(), token ? token->current().failures : 0});
+    }
     return g;
 }
 

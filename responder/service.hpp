@@ -76,6 +76,8 @@ private:
     std::shared_ptr<const cached_answer> compute(const std::vector<std::uint8_t>& der, const decode_result& decoded,
                                                  const std::shared_ptr<const issuer_set>& issuers);
     void schedule_resign(std::string request_der);
+    // False while the issuer's signing key is in a token that is down (always true for file keys).
+    bool signer_up(std::int64_t issuer_id) const;
     void watch_changes(std::stop_token stop);
     void apply_issuer_flags(schema::index_reader& index);
     // The watcher's answer to a database file replaced under its path: reopen it (new issuer ids,

@@ -13,6 +13,7 @@
 #include "common/asn1_time.hpp"
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
+#include "keys/pkcs11_uri.hpp"
 
 namespace ocspkit::responder {
 
@@ -109,9 +110,40 @@ bool same_entity(X509* a, X509* b) {
            EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
+// A software key of the same algorithm as `like` (same curve; RSA of any size): what the signature
+// algorithm probe below signs with when the real key is in a token. The AlgorithmIdentifier OpenSSL
+// writes depends on the algorithm, digest and padding only (the RSASSA-PSS salt is as long as the
+// digest whatever the modulus), so it is the one the token's signatures need.
+ossl::evp_pkey_ptr ephemeral_key_like(EVP_PKEY* like) {
+    ossl::evp_pkey_ptr key;
+    if (EVP_PKEY_is_a(like, "EC") == 1) {
+        char group[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_group_name(like, group, sizeof group, &len) == 1)
+            key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group));
+    } else {
+        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(1024)));
+    }
+    if (!key) throw openssl_error("generating the key for the signature algorithm probe");
+    return key;
+}
+
 }  // namespace
 
 std::shared_ptr<const signer> signer::load(const signer_config& config) {
+    if (config.token_key) {
+        // The PIN is read here, handed to the token's helpers, and never logged or kept elsewhere.
+        auto pin = keys::read_pin_file(config.pin_file, config.allow_group_readable_key);
+        if (!pin) throw load_error(fmt::format("PKCS#11 {}: {}", config.token_key->describe(), pin.error_message()));
+        auto token = keys::token_key::open(*config.token_key, std::move(*pin), config.token);
+        auto cert = load_certificate(config.cert_file);
+        auto ca = load_certificate(config.issuer_ca_file);
+        const std::string key_label = token->describe();
+        auto public_key = ossl::up_ref(token->public_key());
+        return from_parts_labelled(std::move(cert), std::move(public_key), std::move(ca), config.responder_id,
+                                   config.padding, config.cert_file.string(), key_label,
+                                   config.issuer_ca_file.string(), std::move(token));
+    }
     const key_file_policy policy{.allow_group_readable = config.allow_group_readable_key};
     // load_* throw load_error naming the file.
     auto cert = load_certificate(config.cert_file);
@@ -133,17 +165,23 @@ std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, o
                                                           ossl::x509_ptr ca, responder_id_form id_form,
                                                           rsa_padding padding, const std::string& cert_label,
                                                           const std::string& key_label,
-                                                          const std::string& ca_label) {
+                                                          const std::string& ca_label,
+                                                          std::shared_ptr<keys::token_key> token) {
     if (!cert || !key || !ca) throw std::invalid_argument("signer::from_parts: null certificate or key");
     const labels l{cert_label, key_label, ca_label};
 
     auto s = std::shared_ptr<signer>(new signer());
+    // For a token key `key` is the public half the token reported; the comparison is of public parts
+    // either way.
     if (X509_check_private_key(cert.get(), key.get()) != 1)
         refuse(fmt::format("the key in {} does not match the certificate in {}", l.key, l.cert));
     s->delegated_ = !same_entity(cert.get(), ca.get());
     if (s->delegated_) check_delegated(cert.get(), ca.get(), l);
 
     const auto choice = choose_algorithm(key.get(), padding, l);
+    if (token && choice.md == nullptr) refuse(fmt::format("{}: Ed25519 keys in a token are not supported", l.key));
+    s->rsa_ = EVP_PKEY_is_a(key.get(), "RSA") == 1 || EVP_PKEY_is_a(key.get(), "RSA-PSS") == 1;
+    s->token_ = std::move(token);
     s->md_ = choice.md;
     s->padding_ = choice.pss ? rsa_padding::pss : rsa_padding::pkcs1;
     s->key_description_ = choice.description;
@@ -165,10 +203,26 @@ std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, o
     // Let OpenSSL pick the signatureAlgorithm encoding (RSASSA-PSS-params in particular, RFC 4055 §3.1)
     // by signing a throw-away BasicOCSPResponse with a context made exactly as sign() makes them. This
     // also proves, once at start-up, that the key can sign with these settings.
-    {
+    if (s->token_) {
+        // OCSP_basic_sign_ctx would refuse the stand-in key (it does not match the certificate), so the
+        // stand-in signs an empty Name instead: the AlgorithmIdentifier comes out the same.
+        const ossl::evp_pkey_ptr stand_in = ephemeral_key_like(s->key_.get());
+        auto ctx = s->new_sign_ctx(stand_in.get());
+        ossl::x509_name_ptr name{X509_NAME_new()};
+        ossl::x509_algor_ptr alg{X509_ALGOR_new()};
+        ossl::asn1_bit_string_ptr sig{ASN1_BIT_STRING_new()};
+        if (!name || !alg || !sig ||
+            ASN1_item_sign_ctx(ASN1_ITEM_rptr(X509_NAME), alg.get(), nullptr, sig.get(), name.get(), ctx.get()) <= 0)
+            throw openssl_error("choosing the signature algorithm");
+        unsigned char* out = nullptr;
+        const int len = i2d_X509_ALGOR(alg.get(), &out);
+        if (len <= 0) throw openssl_error("encoding the signature algorithm");
+        s->sig_alg_der_.assign(out, out + len);
+        OPENSSL_free(out);
+    } else {
         ossl::ocsp_basicresp_ptr probe{OCSP_BASICRESP_new()};
         if (!probe) throw openssl_error("allocating a BasicOCSPResponse");
-        auto ctx = s->new_sign_ctx();
+        auto ctx = s->new_sign_ctx(s->key_.get());
         if (OCSP_basic_sign_ctx(probe.get(), s->cert_.get(), ctx.get(), nullptr,
                                 OCSP_NOCERTS | OCSP_NOTIME | OCSP_RESPID_KEY) != 1)
             refuse(fmt::format("{}: test signature failed", l.key));
@@ -178,14 +232,34 @@ std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, o
         s->sig_alg_der_.assign(out, out + len);
         OPENSSL_free(out);
     }
+    if (s->token_) s->check_token_signature();
     return s;
 }
 
-ossl::evp_md_ctx_ptr signer::new_sign_ctx() const {
+void signer::check_token_signature() const {
+    // One real signature through the token, verified here with the certificate's key: the token
+    // signs, and with the digest and padding that signature_algorithm_der() announces.
+    static constexpr std::uint8_t probe[] = "ocspkit token signature check";
+    auto sig = sign(std::span<const std::uint8_t>(probe, sizeof probe));
+    if (!sig) refuse(fmt::format("{}: test signature failed: {}", token_->describe(), sig.error_message()));
+    ossl::evp_md_ctx_ptr ctx{EVP_MD_CTX_new()};
+    EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+    if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md_, nullptr, X509_get0_pubkey(cert_.get())) != 1)
+        throw openssl_error("EVP_DigestVerifyInit");
+    if (padding_ == rsa_padding::pss &&
+        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md_) != 1))
+        throw openssl_error("setting RSASSA-PSS parameters");
+    if (EVP_DigestVerify(ctx.get(), sig->data(), sig->size(), probe, sizeof probe) != 1)
+        refuse(fmt::format("{}: its test signature does not verify with the key of the certificate", token_->describe()));
+}
+
+ossl::evp_md_ctx_ptr signer::new_sign_ctx(EVP_PKEY* key) const {
     ossl::evp_md_ctx_ptr ctx{EVP_MD_CTX_new()};
     if (!ctx) throw openssl_error("EVP_MD_CTX_new");
     EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-    if (EVP_DigestSignInit(ctx.get(), &pctx, md_, nullptr, key_.get()) != 1)
+    if (EVP_DigestSignInit(ctx.get(), &pctx, md_, nullptr, key) != 1)
         throw openssl_error("EVP_DigestSignInit");
     if (padding_ == rsa_padding::pss) {
         // RFC 4055 §3.1 / RFC 8017 §9.1: salt as long as the digest, MGF1 with the same digest, which is
@@ -198,20 +272,38 @@ ossl::evp_md_ctx_ptr signer::new_sign_ctx() const {
     return ctx;
 }
 
-bytes signer::sign(std::span<const std::uint8_t> tbs_der) const {
-    auto ctx = new_sign_ctx();
-    std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(key_.get()));
-    bytes sig(len);
-    // One-shot EVP_DigestSign: the only form Ed25519 supports, and one call for the others.
-    if (EVP_DigestSign(ctx.get(), sig.data(), &len, tbs_der.data(), tbs_der.size()) != 1)
-        throw openssl_error("signing an OCSP response");
-    sig.resize(len);
-    return sig;
+result<bytes> signer::sign(std::span<const std::uint8_t> tbs_der) const {
+    if (token_) {
+        // The token signs a digest made here: only the digest crosses to its helper process.
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int digest_len = 0;
+        if (EVP_Digest(tbs_der.data(), tbs_der.size(), digest, &digest_len, md_, nullptr) != 1)
+            return error{errc::crypto, openssl_error("hashing an OCSP response").what()};
+        const auto padding = !rsa_ ? keys::sign_padding::none
+                             : padding_ == rsa_padding::pss ? keys::sign_padding::pss
+                                                            : keys::sign_padding::pkcs1;
+        auto sig = token_->sign_digest(md_, padding, std::span<const std::uint8_t>(digest, digest_len));
+        if (!sig) return std::move(sig).failure();
+        return bytes(sig->begin(), sig->end());
+    }
+    try {
+        auto ctx = new_sign_ctx(key_.get());
+        std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(key_.get()));
+        bytes sig(len);
+        // One-shot EVP_DigestSign: the only form Ed25519 supports, and one call for the others.
+        if (EVP_DigestSign(ctx.get(), sig.data(), &len, tbs_der.data(), tbs_der.size()) != 1)
+            throw openssl_error("signing an OCSP response");
+        sig.resize(len);
+        return sig;
+    } catch (const openssl_error& e) {
+        return error{errc::crypto, e.what()};
+    }
 }
 
 std::string signer::description() const {
     const std::string subject = cert_ ? subject_rfc2253(cert_.get()) : std::string{};
-    return fmt::format("{} {} signer {}", key_description_, delegated_ ? "delegated" : "CA", subject);
+    return fmt::format("{} {} signer {}{}", key_description_, delegated_ ? "delegated" : "CA", subject,
+                       token_ ? ", key in " + token_->describe() : std::string{});
 }
 
 }  // namespace ocspkit::responder

@@ -4,12 +4,16 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "common/ossl_ptr.hpp"
 #include "common/cert_id.hpp"
+#include "common/result.hpp"
+#include "keys/pkcs11_uri.hpp"
+#include "keys/token_key.hpp"
 
 namespace ocspkit::responder {
 
@@ -18,7 +22,12 @@ enum class rsa_padding { pkcs1, pss };
 
 struct signer_config {
     std::filesystem::path cert_file;  // the CA certificate, or the delegated signer certificate
-    std::filesystem::path key_file;
+    std::filesystem::path key_file;   // empty when the key is in a token
+    // signer_key = "pkcs11:...": the key in a PKCS#11 token, the file holding its PIN (from the URI's
+    // pin-source or pkcs11_pin_file, resolved) and the module settings ([pkcs11]).
+    std::optional<keys::pkcs11_uri> token_key;
+    std::filesystem::path pin_file;
+    keys::token_settings token;
     std::filesystem::path issuer_ca_file;  // the CA whose certificates this signer answers for
     responder_id_form responder_id = responder_id_form::by_key_hash;
     rsa_padding padding = rsa_padding::pkcs1;
@@ -29,6 +38,8 @@ class signer {
 public:
     // Loads and checks: key matches certificate; a delegated certificate must be issued (and signed)
     // by the CA and carry id-kp-OCSPSigning. Throws std::runtime_error with a clear message otherwise.
+    // A key in a token is opened through its helpers (keys/token_key.hpp) and must make one signature
+    // that verifies with the certificate's key before it is accepted.
     static std::shared_ptr<const signer> load(const signer_config& config);
     static std::shared_ptr<const signer> from_parts(ossl::x509_ptr signer_cert, ossl::evp_pkey_ptr key,
                                                     ossl::x509_ptr issuer_ca, responder_id_form id_form,
@@ -36,7 +47,9 @@ public:
 
     X509* certificate() const noexcept { return cert_.get(); }
     X509* issuer_ca() const noexcept { return ca_.get(); }
-    EVP_PKEY* key() const noexcept { return key_.get(); }
+    EVP_PKEY* key() const noexcept { return key_.get(); }  // only the public half for a token key
+    // The token the key lives in, or nullptr for a key loaded from a file.
+    const keys::token_key* token() const noexcept { return token_.get(); }
     bool is_delegated() const noexcept { return delegated_; }
     responder_id_form id_form() const noexcept { return id_form_; }
     rsa_padding padding() const noexcept { return padding_; }
@@ -45,8 +58,9 @@ public:
 
     // Signs `tbs_der` (the DER of ResponseData) and returns the signature value (the BIT STRING
     // contents). The matching signatureAlgorithm is signature_algorithm_der(). Thread-safe: every call
-    // works on its own EVP_MD_CTX; the key is only read. Throws openssl_error on failure.
-    bytes sign(std::span<const std::uint8_t> tbs_der) const;
+    // works on its own EVP_MD_CTX; the key is only read. errc::crypto when OpenSSL fails;
+    // errc::unavailable (or errc::overloaded) when the key's token cannot sign now.
+    result<bytes> sign(std::span<const std::uint8_t> tbs_der) const;
     // DER of the AlgorithmIdentifier that OpenSSL chose for this key, digest and padding (RSASSA-PSS
     // parameters included), fixed at load time.
     const bytes& signature_algorithm_der() const noexcept { return sig_alg_der_; }
@@ -66,12 +80,16 @@ private:
                                                              ossl::x509_ptr ca, responder_id_form id_form,
                                                              rsa_padding padding, const std::string& cert_label,
                                                              const std::string& key_label,
-                                                             const std::string& ca_label);
-    ossl::evp_md_ctx_ptr new_sign_ctx() const;
+                                                             const std::string& ca_label,
+                                                             std::shared_ptr<keys::token_key> token = nullptr);
+    ossl::evp_md_ctx_ptr new_sign_ctx(EVP_PKEY* key) const;
+    void check_token_signature() const;
 
     ossl::x509_ptr cert_;
     ossl::x509_ptr ca_;
     ossl::evp_pkey_ptr key_;
+    std::shared_ptr<keys::token_key> token_;  // null for a file key
+    bool rsa_ = false;
     bool delegated_ = false;
     responder_id_form id_form_ = responder_id_form::by_key_hash;
     rsa_padding padding_ = rsa_padding::pkcs1;

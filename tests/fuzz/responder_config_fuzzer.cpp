@@ -20,7 +20,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         OCSPKIT_FUZZ_CHECK(!c.database.is_file || c.database.file().is_absolute());
         OCSPKIT_FUZZ_CHECK(!c.issuers.empty());
         OCSPKIT_FUZZ_CHECK(c.server.io_threads >= 1 && c.server.signing_threads >= 1);
-        for (const auto& issuer : c.issuers) OCSPKIT_FUZZ_CHECK(issuer.ca_file.is_absolute());
+        for (const auto& issuer : c.issuers) {
+            OCSPKIT_FUZZ_CHECK(issuer.ca_file.is_absolute());
+            // A key is a file or a token key with a module and a PIN file, never both or neither.
+            const auto& s = issuer.signing;
+            if (s.token_key) {
+                OCSPKIT_FUZZ_CHECK(s.key_file.empty() && !s.token.module.empty() && s.pin_file.is_absolute());
+                // pin-source/pin-value never reach the engine (';' only separates attributes).
+                const std::string_view uri = s.token_key->engine_uri;
+                OCSPKIT_FUZZ_CHECK(uri.find(";pin-") == std::string_view::npos && !uri.starts_with("pkcs11:pin-"));
+            } else {
+                OCSPKIT_FUZZ_CHECK(s.key_file.is_absolute() && s.pin_file.empty());
+            }
+        }
     } catch (const ocspkit::config_error& e) {
         // The message names the file first.
         OCSPKIT_FUZZ_CHECK(std::string_view(e.what()).starts_with(origin));

@@ -160,13 +160,14 @@ def responder_issuer(pki, name, delegated_signer=False, signer_cn="ocsp-signer")
 class Responder:
     """ocsp-responder started on a loopback port with a generated TOML config; stops on close()."""
 
-    def __init__(self, workdir: Path, database: Path, issuers, extra_server="", log_level="warn", port=0):
+    def __init__(self, workdir: Path, database: Path, issuers, extra_server="", log_level="warn", port=0,
+                 extra_toml=""):
         self.workdir = Path(workdir)
         self.port = None
         self.ready = self.workdir / "responder.ready"
         self.config = self.workdir / "responder.toml"
         lines = [f'database = "{database}"', "", "[server]", f'listen = ["127.0.0.1:{port}"]', 'change_poll = "100ms"',
-                 extra_server, "", "[log]", f'level = "{log_level}"', "access_log = false", ""]
+                 extra_server, "", "[log]", f'level = "{log_level}"', "access_log = false", "", extra_toml, ""]
         for issuer in issuers:
             lines.append("[[issuer]]")
             for k, v in issuer.items():

@@ -60,5 +60,81 @@ TEST(responder_config_database, missing_or_empty_is_refused_with_the_key) {
     }
 }
 
+
+// signer_key = "pkcs11:...": the URI's PIN source resolved like any path, the [pkcs11] module and
+// sessions handed to the key, and every way to get it wrong refused with the key that is wrong.
+responder_config with_token_key(std::string_view signer_key, std::string_view extra_issuer = "",
+                                std::string_view pkcs11 = "[pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n") {
+    return parse_config(fmt::format(R"(database = "index.db"
+{}
+[[issuer]]
+ca = "ca.pem"
+signer_cert = "signer.pem"
+signer_key = "{}"
+{}
+)",
+                                    pkcs11, signer_key, extra_issuer),
+                        origin);
+}
+
+std::string config_failure(std::string_view signer_key, std::string_view extra_issuer = "",
+                           std::string_view pkcs11 = "[pkcs11]\nmodule = \"/m.so\"\n") {
+    try {
+        (void)with_token_key(signer_key, extra_issuer, pkcs11);
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+TEST(responder_config_pkcs11, a_token_key_gets_the_module_sessions_and_the_resolved_pin_file) {
+    const auto c = with_token_key("pkcs11:token=ocsp;object=signer;type=private?pin-source=file:token.pin", "",
+                                  "[pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\nsessions = 3\ntimeout = \"2s\"\n");
+    const auto& s = c.issuers.at(0).signing;
+    ASSERT_TRUE(s.token_key);
+    EXPECT_TRUE(s.key_file.empty());
+    EXPECT_EQ(s.token_key->engine_uri, "pkcs11:token=ocsp;object=signer;type=private");
+    EXPECT_EQ(s.pin_file, "/etc/ocspkit/token.pin");
+    EXPECT_EQ(s.token.module, "/usr/lib/softhsm/libsofthsm2.so");
+    EXPECT_EQ(s.token.sessions, 3u);
+    EXPECT_EQ(s.token.timeout, std::chrono::milliseconds{2000});
+}
+
+TEST(responder_config_pkcs11, pkcs11_pin_file_names_the_pin_when_the_uri_does_not) {
+    const auto c = with_token_key("pkcs11:token=ocsp;object=signer", "pkcs11_pin_file = \"/run/ocsp.pin\"");
+    EXPECT_EQ(c.issuers.at(0).signing.pin_file, "/run/ocsp.pin");
+}
+
+TEST(responder_config_pkcs11, mistakes_are_refused_with_the_key_and_the_fix) {
+    EXPECT_NE(config_failure("pkcs11:object=k?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/p")
+                  .find("key 'issuer[0].signer_key': module-path in the URI is not supported"),
+              std::string::npos);
+    EXPECT_NE(config_failure("pkcs11:object=k?module-path=/x.so").find("[pkcs11] module = \"/x.so\""),
+              std::string::npos);
+    const auto pin_value = config_failure("pkcs11:object=k?pin-value=S3cr3t");
+    EXPECT_NE(pin_value.find("pin-value"), std::string::npos) << pin_value;
+    EXPECT_EQ(pin_value.find("S3cr3t"), std::string::npos) << pin_value;
+    EXPECT_NE(config_failure("pkcs11:object=k").find("needs its PIN"), std::string::npos);
+    EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "pkcs11_pin_file = \"/b\"")
+                  .find("key 'issuer[0].pkcs11_pin_file'"),
+              std::string::npos);
+    EXPECT_NE(config_failure("ca.key", "pkcs11_pin_file = \"/b\"").find("only for a signer_key that is a pkcs11"),
+              std::string::npos);
+    EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "", "").find("key 'pkcs11.module': is required"),
+              std::string::npos);
+    EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "", "[pkcs11]\nmodule = \"/m.so\"\nsessions = 0\n")
+                  .find("key 'pkcs11.sessions'"),
+              std::string::npos);
+    EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "", "[pkcs11]\nmodul = \"/m.so\"\n")
+                  .find("key 'pkcs11.modul': unknown key"),
+              std::string::npos);
+}
+
+TEST(responder_config_pkcs11, a_file_key_stays_a_path_beside_the_configuration) {
+    const auto c = with_database("index.db");
+    EXPECT_FALSE(c.issuers.at(0).signing.token_key);
+    EXPECT_EQ(c.issuers.at(0).signing.key_file, "/etc/ocspkit/ca.key");
+}
+
 }  // namespace
 }  // namespace ocspkit::responder

@@ -22,6 +22,7 @@ TEST(responder_metrics, every_family_has_help_and_type) {
     m.count_cache(true);
     responder_metrics::gauges g;
     g.signer_seconds_to_expiry.emplace_back("ca \"one\"", 86400.0);
+    g.signers.push_back({"hsm", false, 2});
     g.index_change_sequence = 7;
     const std::string text = m.render(g);
 
@@ -45,10 +46,13 @@ TEST(responder_metrics, every_family_has_help_and_type) {
     for (const char* name : {"ocsp_cache_hits_total", "ocsp_cache_misses_total", "ocsp_cache_entries",
                              "ocsp_cache_bytes", "ocsp_signatures_total", "ocsp_signing_queue_depth",
                              "ocsp_try_later_total", "ocsp_open_connections", "ocsp_index_change_sequence",
-                             "ocsp_signer_seconds_to_expiry", "ocsp_responses_total", "ocspkit_build_info"})
+                             "ocsp_signer_seconds_to_expiry", "ocsp_responses_total", "ocspkit_build_info",
+                             "ocsp_signer_up", "ocsp_signing_errors_total"})
         EXPECT_TRUE(sampled.contains(name)) << name;
     EXPECT_NE(text.find("ocsp_signer_seconds_to_expiry{issuer=\"ca \\\"one\\\"\"} 86400\n"), std::string::npos);
     EXPECT_NE(text.find("ocsp_responses_total{status=\"tryLater\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("ocsp_signer_up{issuer=\"hsm\"} 0\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("ocsp_signing_errors_total{issuer=\"hsm\"} 2\n"), std::string::npos) << text;
     const std::string build = git_describe.empty()
                                   ? fmt::format("ocspkit_build_info{{version=\"{}\"}} 1\n", version)
                                   : fmt::format("ocspkit_build_info{{version=\"{}\",git=\"{}\"}} 1\n", version,
