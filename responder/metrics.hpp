@@ -47,6 +47,14 @@ public:
         std::int64_t index_change_sequence = -1;  // last change of the index applied to the cache; -1 before the first poll
         bool database_up = true;                  // the index's server answers (always true for SQLite)
         std::vector<std::pair<std::string, double>> signer_seconds_to_expiry;  // issuer name -> seconds
+        struct crl {
+            std::string issuer;
+            std::int64_t number = 0;       // of the CRL served; 0 before the first
+            std::int64_t next_update = 0;  // unix seconds
+            std::uint64_t issued = 0;
+            std::uint64_t failures = 0;
+        };
+        std::vector<crl> crls;  // issuers with crl_key
     };
     std::string render(const gauges& g) const;
 
