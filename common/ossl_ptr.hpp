@@ -43,6 +43,10 @@ using ocsp_basicresp_ptr = std::unique_ptr<OCSP_BASICRESP, deleter<OCSP_BASICRES
 using ocsp_certid_ptr = std::unique_ptr<OCSP_CERTID, deleter<OCSP_CERTID_free>>;
 using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, deleter<SSL_CTX_free>>;
 using ssl_ptr = std::unique_ptr<SSL, deleter<SSL_free>>;
+using x509_crl_ptr = std::unique_ptr<X509_CRL, deleter<X509_CRL_free>>;
+using x509_revoked_ptr = std::unique_ptr<X509_REVOKED, deleter<X509_REVOKED_free>>;
+using asn1_enumerated_ptr = std::unique_ptr<ASN1_ENUMERATED, deleter<ASN1_ENUMERATED_free>>;
+using authority_keyid_ptr = std::unique_ptr<AUTHORITY_KEYID, deleter<AUTHORITY_KEYID_free>>;
 
 // STACK_OF(X509) that owns its certificates.
 struct x509_stack_deleter {

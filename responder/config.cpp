@@ -1,5 +1,6 @@
 #include "responder/config.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -66,11 +67,33 @@ void parse_pkcs11(const reader& r, const toml::table& t, pkcs11_config& c) {
     if (auto v = r.duration(t, p, "timeout", 100ms, 600s)) c.timeout = *v;
 }
 
+void parse_crl(const reader& r, const toml::table& t, crl_config& c) {
+    constexpr std::string_view p = "crl";
+    r.reject_unknown(t, p, {"validity", "expired_grace"});
+    using namespace std::chrono_literals;
+    if (auto v = r.duration(t, p, "validity", 60s, std::chrono::hours{24 * 3660}))
+        c.validity = std::chrono::duration_cast<std::chrono::seconds>(*v);
+    if (const toml::node* n = t.get("expired_grace")) {
+        if (n->is_string() && n->value<std::string>().value() == "keep") {
+            c.expired_grace.reset();
+        } else {
+            c.expired_grace = std::chrono::duration_cast<std::chrono::seconds>(
+                r.duration_value(*n, "crl.expired_grace", 0s, std::chrono::hours{24 * 36600}));
+        }
+    }
+    // RFC 5280 §3.3: an entry stays until a CRL issued after its certificate expired has listed it.
+    if (c.expired_grace && *c.expired_grace < c.validity)
+        r.fail(t.get("expired_grace"), "crl.expired_grace",
+               fmt::format("must be at least crl.validity ({}) or \"keep\": an expired certificate's entry must "
+                           "appear on a CRL issued after its expiry (RFC 5280 §3.3)",
+                           format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(c.validity))));
+}
+
 issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t index) {
     const std::string p = fmt::format("issuer[{}]", index);
     r.reject_unknown(t, p, {"name", "ca", "signer_cert", "signer_key", "pkcs11_pin_file", "responder_id",
                             "rsa_padding", "nonce", "unknown_serials", "validity", "backdate", "archive_cutoff",
-                            "allow_group_readable_key", "signer_expiry_warning"});
+                            "allow_group_readable_key", "signer_expiry_warning", "crl_key"});
     issuer_config c;
     c.ca_file = r.path(t, p, "ca");
     if (c.ca_file.empty()) r.fail(&t, p + ".ca", "is required (the issuing CA certificate)");
@@ -120,6 +143,18 @@ issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t in
         c.signer_expiry_warning = std::chrono::duration_cast<std::chrono::days>(*v);
     if (auto v = r.boolean(t, p, "archive_cutoff")) c.archive_cutoff = *v;
     if (auto v = r.boolean(t, p, "allow_group_readable_key")) c.signing.allow_group_readable_key = *v;
+    c.crl_key = r.path(t, p, "crl_key");
+    if (!c.crl_key.empty()) {
+        // The name is the CRL's URL path segment, compared as it is: no percent-decoding of requests.
+        const bool url_safe = !c.name.empty() && std::all_of(c.name.begin(), c.name.end(), [](char ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                   ch == '_' || ch == '.';
+        });
+        if (!url_safe)
+            r.fail(t.get("name") ? t.get("name") : t.get("crl_key"), p + ".name",
+                   "an issuer with crl_key needs a name of letters, digits, '-', '_' and '.': its CRL is served at "
+                   "/crl/<name>.crl");
+    }
     return c;
 }
 
@@ -132,7 +167,7 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
     reader r(origin);
     responder_config c;
     c.source = origin;
-    r.reject_unknown(root, "", {"database", "server", "log", "http_cache", "pkcs11", "issuer"});
+    r.reject_unknown(root, "", {"database", "server", "log", "http_cache", "pkcs11", "crl", "issuer"});
     const auto database = r.string(root, "", "database");
     if (!database)
         r.fail(nullptr, "database", "is required (the index made by ocspctl init: a SQLite file or a PostgreSQL "
@@ -160,6 +195,7 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
     if (const toml::table* t = r.table(root, "", "http_cache")) c.http_cache = parse_http_cache(r, *t);
     const toml::table* pkcs11 = r.table(root, "", "pkcs11");
     if (pkcs11) parse_pkcs11(r, *pkcs11, c.pkcs11);
+    if (const toml::table* t = r.table(root, "", "crl")) parse_crl(r, *t, c.crl);
     const toml::node* issuers = root.get("issuer");
     if (!issuers || !issuers->is_array_of_tables() || issuers->as_array()->empty())
         r.fail(issuers, "issuer", "at least one [[issuer]] table is required");
@@ -175,6 +211,14 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
         signing.token.module = c.pkcs11.module;
         signing.token.sessions = c.pkcs11.sessions;
         signing.token.timeout = c.pkcs11.timeout;
+    }
+    std::set<std::string> crl_names;
+    for (const auto& ic : c.issuers) {
+        if (ic.crl_key.empty()) continue;
+        if (!crl_names.insert(ic.name).second)
+            r.fail(issuers, "issuer.name", fmt::format("two issuers with crl_key are named '{}'", ic.name));
+        if (c.server.path == "/crl" || c.server.path.starts_with("/crl/"))
+            r.fail(root.get("server"), "server.path", "must not be /crl or under it: /crl/ serves the CRLs");
     }
     return c;
 }

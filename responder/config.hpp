@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,6 +34,16 @@ struct issuer_config {
     std::chrono::seconds backdate{3600};
     bool archive_cutoff = false;
     std::chrono::days signer_expiry_warning{30};  // warn this long before the signer certificate expires
+    // CRL issuance, opt-in: the CA's own private key (crl/crl_signer.hpp says why not a delegated one).
+    // Empty: no CRL is served for this issuer. The CRL is served at /crl/<name>.crl.
+    std::filesystem::path crl_key;
+};
+
+// [crl]: how the responder's CRLs are made (for issuers with crl_key).
+struct crl_config {
+    std::chrono::seconds validity{std::chrono::hours{24 * 7}};  // nextUpdate - thisUpdate; re-issued at half
+    // Revoked certificates that expired longer ago than this are left off; nullopt ("keep") keeps them all.
+    std::optional<std::chrono::seconds> expired_grace = std::chrono::hours{24 * 30};
 };
 
 struct server_config {
@@ -89,6 +100,7 @@ struct responder_config {
     log_config log;
     pkcs11_config pkcs11;
     http_cache_config http_cache;  // [http_cache]: s-maxage cap and purge targets (http_cache_config.hpp)
+    crl_config crl;                // [crl]
     std::vector<issuer_config> issuers;
 };
 

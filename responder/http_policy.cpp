@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "protocol/cache_headers.hpp"
 #include "protocol/get_path.hpp"
 
@@ -12,6 +14,8 @@ namespace {
 
 constexpr std::string_view allow_field = "Allow: GET, POST, HEAD\r\n";
 constexpr std::string_view no_cache = "no-cache";
+constexpr std::string_view crl_prefix = "/crl/";
+constexpr std::string_view crl_suffix = ".crl";
 
 bool is_get_or_head(const http_request& req) {
     return req.method == http::verb::get || req.method == http::verb::head;
@@ -52,9 +56,9 @@ http_step respond(http_response r) {
     return s;
 }
 
-http_response method_not_allowed(const http_request& req) {
+http_response method_not_allowed(const http_request& req, std::string_view allow = allow_field) {
     auto r = text_response(req, http::status::method_not_allowed, {});
-    r.head.extra_fields = allow_field;
+    r.head.extra_fields = allow;
     return r;
 }
 
@@ -63,6 +67,7 @@ http_response method_not_allowed(const http_request& req) {
 std::span<const std::uint8_t> http_response::content() const {
     if (!send_content) return {};
     if (answer) return answer->der;
+    if (crl) return crl->der;
     return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
@@ -72,6 +77,19 @@ http_step route(const http_request& req, std::string_view ocsp_path) {
         if (!is_get_or_head(req)) return respond(method_not_allowed(req));
         http_step s;
         s.what = target == "/health" ? http_step::kind::report_health : http_step::kind::report_metrics;
+        return s;
+    }
+    if (target.starts_with(crl_prefix)) {
+        if (!is_get_or_head(req)) return respond(method_not_allowed(req, "Allow: GET, HEAD\r\n"));
+        std::string_view name = target.substr(crl_prefix.size());
+        // Names are letters, digits, '-', '_' and '.' (config.cpp): anything else is no CRL of ours.
+        if (!name.ends_with(crl_suffix) || name.size() == crl_suffix.size() ||
+            name.find_first_of("/?#%") != std::string_view::npos)
+            return respond(text_response(req, http::status::not_found, {}));
+        name.remove_suffix(crl_suffix.size());
+        http_step s;
+        s.what = http_step::kind::serve_crl;
+        s.crl_name = std::string(name);
         return s;
     }
     if (!is_get_or_head(req) && req.method != http::verb::post) return respond(method_not_allowed(req));
@@ -113,6 +131,30 @@ http_response ocsp_response(const http_request& req, std::shared_ptr<const cache
     r.send_content = req.method != http::verb::head && r.head.status != http::status::not_modified;
     r.answer = std::move(answer);
     return r;
+}
+
+http_response crl_response(const http_request& req, std::shared_ptr<const served_crl> crl, sys_seconds now) {
+    http_response r;
+    r.head = head_for(req, http::status::ok);
+    r.head.content_type = "application/pkix-crl";
+    r.head.content_length = crl->der.size();
+    r.head.max_age_cacheable = true;
+    // Not until nextUpdate: the publisher replaces the CRL at refresh_at at the latest (and at once after a
+    // revocation), and a cache should not keep the old one for the other half of its validity.
+    const sys_seconds until = std::min(crl->refresh_at, crl->next_update);
+    r.head.max_age = static_cast<std::size_t>(std::max<std::int64_t>(0, (until - now).count()));
+    r.head.extra_fields = crl->validators;
+    if ((req.if_none_match || req.if_modified_since) &&
+        protocol::not_modified(crl->etag, crl->this_update, req.if_none_match, req.if_modified_since))
+        r.head.status = http::status::not_modified;
+    r.send_content = req.method != http::verb::head && r.head.status != http::status::not_modified;
+    r.crl = std::move(crl);
+    return r;
+}
+
+http_response crl_unavailable(const http_request& req, bool known, std::string_view why) {
+    if (!known) return text_response(req, http::status::not_found, {});
+    return text_response(req, http::status::service_unavailable, fmt::format("CRL not available: {}\n", why));
 }
 
 http_response health_response(const http_request& req, bool ok, std::string report) {

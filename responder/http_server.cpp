@@ -74,6 +74,13 @@ private:
                 g.open_connections = exchange.open_connections();
                 co_return metrics_response(req, metrics_.render(g));
             }
+            case http_step::kind::serve_crl: {
+                // From memory, on this thread: the publisher signs on its own.
+                const auto now = clock_.now_seconds();
+                auto found = service_.find_crl(step.crl_name);
+                if (found.what == crl_publisher::lookup::kind::ok) co_return crl_response(req, std::move(found.crl), now);
+                co_return crl_unavailable(req, found.what != crl_publisher::lookup::kind::unknown, found.why);
+            }
             case http_step::kind::answer_ocsp: break;
         }
         // A cache hit is answered here without leaving the network thread; a miss (or a request that did

@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
             auto profiles = build_issuer_profiles(config, clock.now_seconds());
             for (const auto& p : profiles)
                 std::cout << "issuer " << p.name << ": signer " << p.signing->description() << "\n";
+            for (const auto& c : build_crl_issuers(config, profiles))
+                std::cout << "issuer " << c.name << ": CRLs at /crl/" << c.name << ".crl signed with the "
+                          << c.signer->description() << "\n";
             std::cout << config_file << ": OK\n";
             return 0;
         } catch (const std::exception& e) {

@@ -146,6 +146,20 @@ std::string responder_metrics::render(const gauges& g) const {
                 "# TYPE ocsp_signing_errors_total counter\n");
     for (const auto& sg : g.signers)
         append(out, "ocsp_signing_errors_total{{issuer=\"{}\"}} {}\n", label_value(sg.issuer), sg.failures);
+    if (!g.crls.empty()) {
+        const auto family = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+            append(out, "# HELP {0} {1}\n# TYPE {0} {2}\n", name, help, type);
+            for (const auto& c : g.crls) append(out, "{}{{issuer=\"{}\"}} {}\n", name, label_value(c.issuer), value(c));
+        };
+        using crl = gauges::crl;
+        family("ocsp_crl_number", "gauge", "CRL number of the CRL served for each issuer (0 before the first).",
+               [](const crl& c) { return c.number; });
+        family("ocsp_crl_next_update_timestamp_seconds", "gauge", "nextUpdate of the CRL served, in unix seconds.",
+               [](const crl& c) { return c.next_update; });
+        family("ocsp_crl_issued_total", "counter", "CRLs issued.", [](const crl& c) { return c.issued; });
+        family("ocsp_crl_failures_total", "counter", "CRL issuances that failed (retried with backoff).",
+               [](const crl& c) { return c.failures; });
+    }
     append(out, "# HELP ocspkit_build_info The ocspkit release (and git describe of the build) of this responder.\n"
          "# TYPE ocspkit_build_info gauge\n");
     if (git_describe.empty())

@@ -54,6 +54,14 @@ public:
             std::uint64_t failures = 0;    // times the key's token went down (0 for file keys)
         };
         std::vector<signer_state> signers;
+        struct crl {
+            std::string issuer;
+            std::int64_t number = 0;       // of the CRL served; 0 before the first
+            std::int64_t next_update = 0;  // unix seconds
+            std::uint64_t issued = 0;
+            std::uint64_t failures = 0;
+        };
+        std::vector<crl> crls;  // issuers with crl_key
     };
     std::string render(const gauges& g) const;
 

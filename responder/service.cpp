@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include "common/asn1_time.hpp"
 #include "common/pem.hpp"
 #include "protocol/cache_headers.hpp"
 #include "common/pg.hpp"
@@ -74,6 +75,29 @@ std::vector<issuer_profile> build_issuer_profiles(const responder_config& config
     return profiles;
 }
 
+std::vector<crl_issuer> build_crl_issuers(const responder_config& config, const std::vector<issuer_profile>& profiles) {
+    std::vector<crl_issuer> out;
+    for (std::size_t i = 0; i < config.issuers.size() && i < profiles.size(); ++i) {
+        const auto& ic = config.issuers[i];
+        if (ic.crl_key.empty()) continue;
+        const std::string where = fmt::format("{}: issuer '{}': crl_key", config.source.string(), ic.name);
+        try {
+            auto signer = crl::crl_signer::make(
+                load_certificate(ic.ca_file),
+                load_private_key(ic.crl_key, key_file_policy{.allow_group_readable = ic.signing.allow_group_readable_key}),
+                ic.signing.padding == rsa_padding::pss, ic.ca_file.string(), ic.crl_key.string());
+            if (!signer) throw config_error(fmt::format("{}: {}", where, signer.error_message()));
+            out.push_back({ic.name, profiles[i].issuer_id,
+                           std::make_shared<const crl::crl_signer>(std::move(signer).value())});
+        } catch (const config_error&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw config_error(fmt::format("{}: {}", where, e.what()));
+        }
+    }
+    return out;
+}
+
 std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::index_reader& index) {
     std::vector<issuer_profile> enabled;
     for (const auto& p : all) {
@@ -101,6 +125,9 @@ ocsp_service::ocsp_service(const responder_config& config, const clock_source& c
         if (auto id = identify_file(config_.database.file())) opened_file_ = *id;
     issuers_.store(enabled_set(all_profiles_, *index));
     open_on_every_signing_thread();
+    if (auto crl_issuers = build_crl_issuers(config_, all_profiles_); !crl_issuers.empty())
+        crl_ = std::make_unique<crl_publisher>(config_.database.spec, std::move(crl_issuers),
+                                               crl::crl_policy{config_.crl.validity, config_.crl.expired_grace}, clock_);
     watcher_ = std::jthread([this](std::stop_token st) { watch_changes(st); });
 }
 
@@ -111,6 +138,7 @@ void ocsp_service::stop() {
         watcher_.request_stop();
         watcher_.join();
     }
+    if (crl_) crl_->stop();
     pool_.join();
 }
 
@@ -334,6 +362,11 @@ asio::awaitable<std::shared_ptr<const cached_answer>> ocsp_service::answer_miss(
     co_return result;
 }
 
+crl_publisher::lookup ocsp_service::find_crl(std::string_view name) const {
+    if (!crl_) return {};
+    return crl_->find(name, clock_.now_seconds());
+}
+
 void ocsp_service::schedule_resign(std::string request_der) {
     if (queued_.fetch_add(1) >= config_.server.signing_queue) {
         queued_.fetch_sub(1);
@@ -426,6 +459,19 @@ asio::awaitable<ocsp_service::health_report> ocsp_service::health() {
                 r.text += fmt::format("issuer {}: signer {} ({})\n", p.name, valid ? "ok" : "EXPIRED",
                                       p.signing->description());
             }
+            if (crl_) {
+                for (const auto& c : crl_->reports(now)) {
+                    // A CRL that is configured but not served is a failure: clients would meet 503s.
+                    r.ok = r.ok && c.serving;
+                    if (c.serving)
+                        r.text += fmt::format("crl {}: ok (number {}, nextUpdate {}){}\n", c.name, c.number,
+                                              to_iso8601(c.next_update),
+                                              c.problem.empty() ? "" : "; re-issuing failed: " + c.problem);
+                    else
+                        r.text += fmt::format("crl {}: FAIL {}\n", c.name,
+                                              c.problem.empty() ? std::string{"not issued"} : c.problem);
+                }
+            }
             if (issuers->profiles().empty()) {
                 r.ok = false;
                 r.text += "no enabled issuer\n";
@@ -447,6 +493,10 @@ responder_metrics::gauges ocsp_service::gauges() const {
         g.signer_seconds_to_expiry.emplace_back(p.name, static_cast<double>((p.signing->not_after() - now).count()));
         const keys::token_key* token = p.signing->token();
         g.signers.push_back({p.name, token == nullptr || token->up(), token ? token->current().failures : 0});
+    }
+    if (crl_) {
+        for (const auto& c : crl_->reports(now))
+            g.crls.push_back({c.name, c.number, c.next_update.time_since_epoch().count(), c.issued, c.failures});
     }
     return g;
 }

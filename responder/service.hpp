@@ -23,6 +23,7 @@
 #include "common/result.hpp"
 #include "responder/answer.hpp"
 #include "responder/config.hpp"
+#include "responder/crl_publisher.hpp"
 #include "responder/index_file.hpp"
 #include "responder/metrics.hpp"
 #include "responder/purger.hpp"
@@ -37,6 +38,11 @@ std::vector<issuer_profile> build_issuer_profiles(const responder_config& config
 // The profiles whose issuers the index has enabled.
 std::shared_ptr<const issuer_set> enabled_set(const std::vector<issuer_profile>& all, schema::index_reader& index);
 
+// The CRL issuers a configuration describes (issuers with crl_key), matched to `profiles` (which
+// build_issuer_profiles made from the same configuration, in its order): loads each CA and crl_key and
+// checks that they may sign CRLs. Throws config_error.
+std::vector<crl_issuer> build_crl_issuers(const responder_config& config, const std::vector<issuer_profile>& profiles);
+
 class ocsp_service {
 public:
     ocsp_service(const responder_config& config, const clock_source& clock, responder_metrics& metrics);
@@ -50,6 +56,9 @@ public:
     // The answer for a request find_cached() did not answer (counted as a miss): decoded, matched and
     // signed on the worker pool. Resumes on the caller's executor; never throws.
     boost::asio::awaitable<std::shared_ptr<const cached_answer>> answer_miss(std::vector<std::uint8_t> der);
+
+    // The CRL served at /crl/<name>.crl (crl_publisher::find); `unknown` when no issuer issues CRLs.
+    crl_publisher::lookup find_crl(std::string_view name) const;
 
     // SIGHUP: re-reads the configuration file and keys. On failure the running set stays and the
     // error is returned (errc::config, or errc::unsupported for a changed database path); on success
@@ -124,6 +133,7 @@ private:
     std::chrono::steady_clock::time_point unreachable_since_;  // (file_mutex_)
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
     purger purger_;  // HTTP caches in front (http_cache.purge); outlives the watcher that feeds it
+    std::unique_ptr<crl_publisher> crl_;  // null unless an issuer has crl_key; outlives the watcher too
     std::jthread watcher_;
 };
 

@@ -34,6 +34,7 @@ void ocsp_service::apply_issuer_flags(schema::index_reader& index) {
         logger()->info("issuer set changed in the index: now serving {} of {} issuers", a.size(), all_profiles_.size());
         issuers_.store(fresh);
         cache_.clear();
+        if (crl_) crl_->changed_all();
     }
 }
 
@@ -84,6 +85,7 @@ void ocsp_service::reopen_replaced(std::unique_ptr<schema::index_reader>& index,
             index_generation_.fetch_add(1);
             cache_.clear();
         }
+        if (crl_) crl_->changed_all();
         index = std::move(fresh);
         seen = seq;
         applied_change_seq_.store(seen);
@@ -143,6 +145,7 @@ void ocsp_service::apply_changes(schema::index_reader& index, std::int64_t& seen
     if (changes.size() >= change_limit) {
         // A bulk change (e.g. a large import): dropping everything is cheaper than listing it.
         cache_.clear();
+        if (crl_) crl_->changed_all();
         seen = seq;
         apply_issuer_flags(index);
         applied_change_seq_.store(seen);
@@ -152,6 +155,8 @@ void ocsp_service::apply_changes(schema::index_reader& index, std::int64_t& seen
     }
     std::size_t resigned = 0;
     for (const auto& c : changes) {
+        // The CRL follows in the same poll: its publisher re-issues it at once, on its own thread.
+        if (crl_) crl_->changed(c.issuer_id);
         for (auto& key : cache_.invalidate(c.issuer_id, c.serial.bytes())) {
             schedule_resign(std::move(key));
             ++resigned;

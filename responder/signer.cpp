@@ -5,7 +5,6 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/ocsp.h>
-#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
 #include "keys/pkcs11_uri.hpp"
+#include "common/signature_choice.hpp"
 
 namespace ocspkit::responder {
 
@@ -42,47 +42,11 @@ bytes der_of_name(const X509_NAME* name) {
     return der;
 }
 
-struct key_choice {
-    const EVP_MD* md = nullptr;
-    bool pss = false;
-    std::string description;
-};
-
-// RFC 5019 §4 and RFC 6960 §4.3 leave the algorithm to the responder; we pair each key with the digest
-// of matching strength (RFC 5480 §4 for the curves), and PureEdDSA for Ed25519 (RFC 8410 §6).
-key_choice choose_algorithm(EVP_PKEY* key, rsa_padding padding, const labels& l) {
-    key_choice c;
-    const bool rsa = EVP_PKEY_is_a(key, "RSA") == 1;
-    const bool rsa_pss_key = EVP_PKEY_is_a(key, "RSA-PSS") == 1;
-    if (rsa || rsa_pss_key) {
-        c.md = EVP_sha256();
-        // An id-RSASSA-PSS key (RFC 4055 §1.2) may only make PSS signatures.
-        c.pss = rsa_pss_key || padding == rsa_padding::pss;
-        c.description = fmt::format("{}-{} {}", rsa_pss_key ? "RSA-PSS" : "RSA", EVP_PKEY_get_bits(key),
-                                    c.pss ? "PSS SHA-256" : "PKCS#1 v1.5 SHA-256");
-        return c;
-    }
-    if (padding == rsa_padding::pss) refuse(fmt::format("{}: PSS padding needs an RSA key", l.key));
-    if (EVP_PKEY_is_a(key, "EC") == 1) {
-        char group[80] = {};
-        std::size_t len = 0;
-        if (EVP_PKEY_get_group_name(key, group, sizeof group, &len) != 1)
-            refuse(fmt::format("{}: EC key without a named curve", l.key));
-        switch (OBJ_txt2nid(group)) {
-            case NID_X9_62_prime256v1: c.md = EVP_sha256(); c.description = "ECDSA P-256 SHA-256"; break;
-            case NID_secp384r1: c.md = EVP_sha384(); c.description = "ECDSA P-384 SHA-384"; break;
-            case NID_secp521r1: c.md = EVP_sha512(); c.description = "ECDSA P-521 SHA-512"; break;
-            default: refuse(fmt::format("{}: unsupported curve {} (P-256, P-384, P-521)", l.key, group));
-        }
-        return c;
-    }
-    if (EVP_PKEY_is_a(key, "ED25519") == 1) {
-        c.description = "Ed25519";
-        return c;
-    }
-    const char* type = EVP_PKEY_get0_type_name(key);
-    refuse(fmt::format("{}: unsupported key type {} (RSA, RSA-PSS, EC P-256/P-384/P-521, Ed25519)", l.key,
-                       type != nullptr ? type : "?"));
+// The algorithm rule is shared with CRL signing (common/signature_choice.hpp); a refusal names the key.
+signature_choice choose_algorithm(EVP_PKEY* key, rsa_padding padding, const labels& l) {
+    auto choice = choose_signature(key, padding == rsa_padding::pss);
+    if (!choice) refuse(fmt::format("{}: {}", l.key, choice.error_message()));
+    return std::move(choice).value();
 }
 
 // RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by the CA and carries
@@ -256,20 +220,7 @@ void signer::check_token_signature() const {
 }
 
 ossl::evp_md_ctx_ptr signer::new_sign_ctx(EVP_PKEY* key) const {
-    ossl::evp_md_ctx_ptr ctx{EVP_MD_CTX_new()};
-    if (!ctx) throw openssl_error("EVP_MD_CTX_new");
-    EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-    if (EVP_DigestSignInit(ctx.get(), &pctx, md_, nullptr, key) != 1)
-        throw openssl_error("EVP_DigestSignInit");
-    if (padding_ == rsa_padding::pss) {
-        // RFC 4055 §3.1 / RFC 8017 §9.1: salt as long as the digest, MGF1 with the same digest, which is
-        // what RFC 5756 and the CA/Browser Forum profile require.
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md_) != 1)
-            throw openssl_error("setting RSASSA-PSS parameters");
-    }
-    return ctx;
+    return new_sign_context(key, signature_choice{md_, padding_ == rsa_padding::pss, {}});
 }
 
 result<bytes> signer::sign(std::span<const std::uint8_t> tbs_der) const {

@@ -412,6 +412,37 @@ void cert_index::write_batch::commit() {
     txn_.commit();
 }
 
+// --- CRLs ----------------------------------------------------------------------------------------------
+
+crl_snapshot cert_index::take_crl_snapshot(std::int64_t issuer_id, sys_seconds issued_at) {
+    // The write lock from the start (the transaction guard begins IMMEDIATE): the number and the rows
+    // are read by one writer at a time, so a higher number never lists an older state.
+    sqlite::transaction txn(*conn_);
+    const auto issuer = find_issuer(issuer_id);
+    if (!issuer) throw not_found_error(fmt::format("issuer ID {} is not registered", issuer_id));
+    crl_snapshot out;
+    out.issuer_enabled = issuer->enabled;
+    {
+        auto take = conn_->prepare(
+            "INSERT INTO crl_numbers (issuer_id, last_number, issued_at) VALUES (?1, 1, ?2) "
+            "ON CONFLICT (issuer_id) DO UPDATE SET last_number = last_number + 1, issued_at = excluded.issued_at "
+            "RETURNING last_number");
+        take.bind(1, issuer_id).bind(2, std::int64_t{issued_at.time_since_epoch().count()});
+        if (!take.step()) throw index_error("taking a CRL number returned no row");
+        out.crl_number = take.column_int(0);
+        while (take.step()) {
+        }
+    }
+    out.change_seq = read_counter(*conn_);
+    auto listed = conn_->prepare(fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND status <> 0 "
+                                             "ORDER BY length(serial), serial",
+                                             rows::cert_columns_without_der));
+    listed.bind(1, issuer_id);
+    while (listed.step()) out.revoked.push_back(read_cert(listed));
+    txn.commit();
+    return out;
+}
+
 // --- change tracking -------------------------------------------------------------------------------------
 
 std::int64_t cert_index::current_change_seq() const {

@@ -86,6 +86,7 @@ public:
         sqlite::statement audit_;
     };
     std::unique_ptr<index_batch> begin_write() override;
+    crl_snapshot take_crl_snapshot(std::int64_t issuer_id, sys_seconds issued_at) override;
 
     // --- change tracking: any write (ours or a foreign writer, through triggers) bumps it ---
     // Issuer changes bump it too but list no certificates: reload issuers when it moves.

@@ -284,6 +284,17 @@ restore_summary cert_index::restore_from(const fs::path& file, const fs::path& d
                 "main.certificates m WHERE m.issuer_id = c.issuer_id AND m.serial = c.serial)");
             tombstones.bind(1, seq);
             tombstones.run();
+            // CRL numbers never go backwards (RFC 5280 §5.2.3), not even to a backup's: each issuer keeps the
+            // higher of the index's and the backup's last number, so the next CRL supersedes every one issued.
+            if (scalar(stage, "SELECT count(*) FROM current_index.sqlite_schema WHERE type = 'table' AND "
+                              "name = 'crl_numbers'") > 0)
+                stage.exec("INSERT INTO main.crl_numbers (issuer_id, last_number, issued_at) "
+                           "SELECT c.issuer_id, c.last_number, c.issued_at FROM current_index.crl_numbers c "
+                           "JOIN current_index.issuers ci ON ci.id = c.issuer_id "
+                           "JOIN main.issuers i ON i.id = c.issuer_id AND i.name_hash_sha256 = ci.name_hash_sha256 "
+                           " AND i.key_hash_sha256 = ci.key_hash_sha256 WHERE true "
+                           "ON CONFLICT (issuer_id) DO UPDATE SET last_number = max(last_number, excluded.last_number), "
+                           "issued_at = max(issued_at, excluded.issued_at)");
             auto counter = stage.prepare("UPDATE main.change_counter SET value = ?1 WHERE id = 1");
             counter.bind(1, seq);
             counter.run();

@@ -120,6 +120,14 @@ public:
     // --- writes ---
     virtual std::unique_ptr<index_batch> begin_write() = 0;
 
+    // --- CRLs ---
+    // In one write transaction: takes the issuer's next CRL number (stored at once, never handed out
+    // again, starting at 1) and reads its revoked and held certificates with the change counter. Holding
+    // the number's row while reading means that of two CRLs of one issuer, the higher number never lists
+    // older content. Throws not_found_error for an unknown issuer. Does not move the change counter:
+    // nothing a responder answers changes.
+    virtual crl_snapshot take_crl_snapshot(std::int64_t issuer_id, sys_seconds issued_at) = 0;
+
     // --- audit ---
     virtual const audit_context& audit_actor() const noexcept = 0;
     virtual std::vector<audit_record> list_audit(const audit_filter& filter) const = 0;

@@ -18,8 +18,8 @@ namespace ocspkit::schema {
 using sys_seconds = std::chrono::sys_seconds;
 
 // The newest schema version this build knows; a database with a higher user_version is refused.
-// Version 2 added the append-only audit table.
-inline constexpr int current_schema_version = 2;
+// Version 2 added the append-only audit table, version 3 the CRL numbers.
+inline constexpr int current_schema_version = 3;
 
 enum class cert_status : int { good = 0, revoked = 1, hold = 2 };
 
@@ -74,6 +74,14 @@ struct cert_record {
 // errc::malformed, with a message naming the serial, for a record whose fields contradict its status
 // (revoked without a time, a hold without certificateHold, ...). The schema's CHECK constraints say the same.
 status check_consistency(const cert_record& rec);
+
+// What a CRL is made of, read in the write transaction that took its number (index_store::take_crl_snapshot).
+struct crl_snapshot {
+    std::int64_t crl_number = 0;  // this CRL's number: greater than every number taken before for the issuer
+    std::int64_t change_seq = 0;  // the index's change counter the rows were read at
+    bool issuer_enabled = true;
+    std::vector<cert_record> revoked;  // status revoked or hold, in numeric serial order; cert_der left out
+};
 
 struct changed_cert {
     std::int64_t issuer_id;

@@ -186,9 +186,34 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<migration, 2> all{{
+// Version 3: the last CRL number issued per issuer (RFC 5280 §5.2.3: a monotonically increasing
+// sequence per CRL issuer and scope). `ocspctl crl` and responders that issue CRLs take the next number
+// here in one write transaction with the revoked certificates they list, so two issuers of one CA's CRLs
+// never hand out a number twice or list older content under a higher number. Not change-tracked: a CRL
+// number is not certificate state, and responders need not re-read anything when it moves. The triggers
+// hold foreign writers to the same rule that our code keeps (our connections run with triggers off).
+constexpr std::string_view v3_sql = R"sql(
+CREATE TABLE crl_numbers (
+    issuer_id   INTEGER PRIMARY KEY REFERENCES issuers (id),
+    last_number INTEGER NOT NULL CHECK (last_number > 0),
+    issued_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER crl_numbers_monotonic BEFORE UPDATE ON crl_numbers
+WHEN NEW.last_number <= OLD.last_number
+BEGIN
+    SELECT RAISE(ABORT, 'a CRL number must increase (RFC 5280 §5.2.3)');
+END;
+CREATE TRIGGER crl_numbers_no_delete BEFORE DELETE ON crl_numbers
+BEGIN
+    SELECT RAISE(ABORT, 'CRL numbers must not be deleted: the next CRL would reuse one');
+END;
+)sql";
+
+constexpr std::array<migration, 3> all{{
     {1, v1_sql},
     {2, v2_sql},
+    {3, v3_sql},
 }};
 
 }  // namespace

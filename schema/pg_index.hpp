@@ -52,6 +52,7 @@ public:
                                     std::optional<cert_status> status) const override;
 
     std::unique_ptr<index_batch> begin_write() override;
+    crl_snapshot take_crl_snapshot(std::int64_t issuer_id, sys_seconds issued_at) override;
 
     std::int64_t current_change_seq() const override;
     // As cert_index::changes_since: rows and tombstones stamped after `seq`, oldest first, at most `limit`.

@@ -200,4 +200,31 @@ private:
 
 std::unique_ptr<index_batch> pg_index::begin_write() { return std::make_unique<write_batch>(*this); }
 
+// --- CRLs ------------------------------------------------------------------------------------------------
+
+crl_snapshot pg_index::take_crl_snapshot(std::int64_t issuer_id, sys_seconds issued_at) {
+    rollback_guard txn(db_);
+    db_.exec("BEGIN");
+    const auto issuer = find_issuer(issuer_id);
+    if (!issuer) throw not_found_error(fmt::format("issuer ID {} is not registered", issuer_id));
+    crl_snapshot out;
+    out.issuer_enabled = issuer->enabled;
+    // The upsert keeps the issuer's row locked to COMMIT: another issuer of this CA's CRLs waits here,
+    // and (READ COMMITTED) its rows are read after ours committed, so a higher number never lists an
+    // older state.
+    out.crl_number = db_.query("INSERT INTO crl_numbers (issuer_id, last_number, issued_at) VALUES ($1, 1, $2) "
+                               "ON CONFLICT (issuer_id) DO UPDATE SET last_number = crl_numbers.last_number + 1, "
+                               "issued_at = EXCLUDED.issued_at RETURNING last_number",
+                               {issuer_id, std::int64_t{issued_at.time_since_epoch().count()}})
+                         .integer(0, 0);
+    out.change_seq = db_.query("SELECT value FROM change_counter WHERE id = 1").integer(0, 0);
+    const auto r = db_.query(fmt::format("SELECT {} FROM certificates WHERE issuer_id = $1 AND status <> 0 "
+                                         "ORDER BY length(serial), serial",
+                                         rows::cert_columns_without_der),
+                             {issuer_id});
+    for (int i = 0; i < r.rows(); ++i) out.revoked.push_back(rows::read_cert(pg_row(r, i)));
+    txn.commit();
+    return out;
+}
+
 }  // namespace ocspkit::schema

@@ -136,9 +136,25 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION ocspkit_refuse('audit rows are append-only');
 )sql";
 
-constexpr std::array<migration, 2> all{{
+// Version 3: the last CRL number issued per issuer (see migrations.cpp). Writers take it with
+// INSERT ... ON CONFLICT DO UPDATE, which locks the row to the end of their transaction.
+constexpr std::string_view v3_sql = R"sql(
+CREATE TABLE crl_numbers (
+    issuer_id   bigint PRIMARY KEY REFERENCES issuers (id),
+    last_number bigint NOT NULL CHECK (last_number > 0),
+    issued_at   bigint NOT NULL
+);
+CREATE TRIGGER crl_numbers_monotonic BEFORE UPDATE ON crl_numbers
+    FOR EACH ROW WHEN (NEW.last_number <= OLD.last_number)
+    EXECUTE FUNCTION ocspkit_refuse('a CRL number must increase (RFC 5280 §5.2.3)');
+CREATE TRIGGER crl_numbers_no_delete BEFORE DELETE ON crl_numbers
+    FOR EACH ROW EXECUTE FUNCTION ocspkit_refuse('CRL numbers must not be deleted: the next CRL would reuse one');
+)sql";
+
+constexpr std::array<migration, 3> all{{
     {1, v1_sql},
     {2, v2_sql},
+    {3, v3_sql},
 }};
 static_assert(all.size() == current_schema_version, "every SQLite schema version has its PostgreSQL twin");
 

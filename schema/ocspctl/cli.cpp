@@ -268,6 +268,23 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     audit->add_flag("--json", aargs.json, "one JSON object on stdout (docs/ocspctl.md)");
     on(audit, "audit", [&] { return cmd_audit(c, aargs); });
 
+    crl_args cargs;
+    auto* crl = app.add_subcommand(
+        "crl", "issue a CRL (RFC 5280 v2) of one issuer from the index, signed with the CA's key; takes the "
+               "issuer's next CRL number");
+    crl->add_option("--issuer", cargs.issuer, "issuer ID or CA certificate file")->required();
+    crl->add_option("--key", cargs.key, "the CA's private key (PEM or DER, mode 0600 or 0400)")->required();
+    crl->add_option("-o,--out", cargs.out, "output file, replaced atomically (default standard output)");
+    crl->add_flag("--der", cargs.der, "write DER");
+    crl->add_flag("--pem", cargs.pem, "write PEM (the default)");
+    crl->add_option("--validity", cargs.validity, "nextUpdate - thisUpdate (default 7d)");
+    crl->add_option("--expired-grace", cargs.expired_grace,
+                    "leave off revoked certificates that expired longer ago than this (default 30d, at least "
+                    "--validity), or `keep` them all");
+    crl->add_option("--rsa-padding", cargs.rsa_padding, "RSA CA keys: pkcs1 (default) or pss")
+        ->check(CLI::IsMember({"pkcs1", "pss"}));
+    on(crl, "crl", [&] { return cmd_crl(c, cargs); });
+
     std::string backup_file;
     bool force = false;
     auto* backup = app.add_subcommand(

@@ -109,6 +109,17 @@ struct audit_args {
     bool json = false;
 };
 
+struct crl_args {
+    std::string issuer;
+    std::string key;             // the CA's private key file
+    std::string out;             // "" or "-": standard output
+    bool der = false;
+    bool pem = false;            // the default
+    std::string validity = "7d";
+    std::string expired_grace = "30d";  // or "keep"
+    std::string rsa_padding = "pkcs1";
+};
+
 // index_commands.cpp
 int cmd_init(context& c, const init_args& a);
 int cmd_issuer_add(context& c, const std::string& file);
@@ -124,6 +135,8 @@ int cmd_unrevoke(context& c, const std::string& serial_text, const std::string& 
 int cmd_show(context& c, const std::string& serial_text, const std::string& issuer_ref, bool decimal, bool json);
 int cmd_list(context& c, const std::string& status_text, const std::string& issuer_ref, bool json);
 int cmd_audit(context& c, const audit_args& a);
+// crl_command.cpp
+int cmd_crl(context& c, const crl_args& a);
 // backup_commands.cpp
 int cmd_backup(context& c, const std::string& file, bool force);
 int cmd_restore(context& c, const std::string& file);
