@@ -228,10 +228,12 @@ std::string subject_oneline(X509* cert) {
     return text.get();
 }
 
-std::string subject_rfc2253(X509* cert) {
+std::string subject_rfc2253(X509* cert) { return name_rfc2253(X509_get_subject_name(cert)); }
+
+std::string name_rfc2253(const X509_NAME* name) {
     ossl::bio_ptr bio{BIO_new(BIO_s_mem())};
     if (!bio) throw openssl_error("cannot create a memory BIO");
-    if (X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
+    if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
         throw openssl_error("cannot format a subject name");
     }
     char* data = nullptr;

@@ -45,5 +45,6 @@ std::string read_file(const std::filesystem::path& file);  // throws load_error
 std::vector<std::uint8_t> der_of(X509* cert);
 std::string subject_oneline(X509* cert);  // "/C=../CN=.." as index.txt stores it
 std::string subject_rfc2253(X509* cert);
+std::string name_rfc2253(const X509_NAME* name);
 
 }  // namespace ocspkit

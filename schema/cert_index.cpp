@@ -380,6 +380,54 @@ std::optional<cert_record> cert_index::write_batch::find(std::int64_t issuer_id,
     return read_cert(s);
 }
 
+std::vector<cert_record> cert_index::write_batch::revoked_rows(std::int64_t issuer_id) const {
+    auto s = index_.conn_->prepare(fmt::format("SELECT {} FROM certificates WHERE issuer_id = ?1 AND status <> 0 "
+                                               "ORDER BY length(serial), serial",
+                                               rows::cert_columns_without_der));
+    s.bind(1, issuer_id);
+    std::vector<cert_record> out;
+    while (s.step()) out.push_back(read_cert(s));
+    return out;
+}
+
+std::optional<crl_import_state> cert_index::write_batch::crl_import(std::int64_t issuer_id) const {
+    auto s = index_.conn_->prepare("SELECT last_number, last_full_number, this_update, next_update, imported_at "
+                                   "FROM crl_imports WHERE issuer_id = ?1");
+    s.bind(1, issuer_id);
+    if (!s.step()) return std::nullopt;
+    const auto number = [&](int column) {
+        auto n = serial_number::from_bytes(s.column_blob(column));
+        if (!n) throw index_error(fmt::format("crl_imports of issuer ID {}: {}", issuer_id, n.error_message()));
+        return std::move(n).value();
+    };
+    crl_import_state out;
+    out.last_number = number(0);
+    out.last_full_number = number(1);
+    out.this_update = sys_seconds{std::chrono::seconds{s.column_int(2)}};
+    if (!s.is_null(3)) out.next_update = sys_seconds{std::chrono::seconds{s.column_int(3)}};
+    out.imported_at = sys_seconds{std::chrono::seconds{s.column_int(4)}};
+    return out;
+}
+
+void cert_index::write_batch::set_crl_import(std::int64_t issuer_id, const crl_import_state& state) {
+    auto s = index_.conn_->prepare(
+        "INSERT INTO crl_imports (issuer_id, last_number, last_full_number, this_update, next_update, imported_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (issuer_id) DO UPDATE SET last_number = excluded.last_number, "
+        "last_full_number = excluded.last_full_number, this_update = excluded.this_update, "
+        "next_update = excluded.next_update, imported_at = excluded.imported_at");
+    s.bind(1, issuer_id);
+    s.bind(2, std::span<const std::uint8_t>(state.last_number.bytes()));
+    s.bind(3, std::span<const std::uint8_t>(state.last_full_number.bytes()));
+    s.bind(4, std::int64_t{state.this_update.time_since_epoch().count()});
+    if (state.next_update) {
+        s.bind(5, std::int64_t{state.next_update->time_since_epoch().count()});
+    } else {
+        s.bind_null(5);
+    }
+    s.bind(6, std::int64_t{state.imported_at.time_since_epoch().count()});
+    s.run();
+}
+
 bool cert_index::write_batch::issuer_registered(std::int64_t issuer_id) const {
     return index_.find_issuer(issuer_id).has_value();
 }

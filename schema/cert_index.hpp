@@ -67,6 +67,9 @@ public:
     public:
         void audit(const audit_entry& entry) override;
         std::optional<cert_record> find(std::int64_t issuer_id, const serial_number& serial) const override;
+        std::vector<cert_record> revoked_rows(std::int64_t issuer_id) const override;
+        std::optional<crl_import_state> crl_import(std::int64_t issuer_id) const override;
+        void set_crl_import(std::int64_t issuer_id, const crl_import_state& state) override;
         void commit() override;
 
     private:

@@ -78,14 +78,6 @@ void note(import_report& report, std::size_t max_kept, std::string message) {
     if (report.errors.size() < max_kept) report.errors.push_back(std::move(message));
 }
 
-void count(import_counts& counts, upsert_outcome outcome) {
-    switch (outcome) {
-    case upsert_outcome::inserted: ++counts.inserted; break;
-    case upsert_outcome::updated: ++counts.updated; break;
-    case upsert_outcome::unchanged: ++counts.unchanged; break;
-    case upsert_outcome::kept: ++counts.kept; break;
-    }
-}
 
 bool is_certificate_file(const std::filesystem::path& p) {
     std::string ext = p.extension().string();
@@ -274,7 +266,7 @@ import_report import_index_file(index_store& index, std::int64_t issuer_id, cons
                     conflicts.emplace_back(p.line_no, fmt::format("{}:{}: {}", name, p.line_no, *conflict));
                 }
             }
-            count(report.counts, *outcome);
+            report.counts.add(*outcome);
         }
         chunk.clear();
         subjects.clear();
@@ -380,7 +372,7 @@ import_report import_certificate_files(index_store& index, const issuer_record& 
                 note(report, max_errors_kept, fmt::format("{}: {}", where, outcome.error_message()));
                 continue;
             }
-            count(report.counts, *outcome);
+            report.counts.add(*outcome);
         }
     }
     if (report.bad > 0) return report;  // all or nothing: the batch rolls back

@@ -22,6 +22,15 @@ struct import_counts {
     std::size_t unchanged = 0;
     std::size_t skipped = 0;  // bad lines or files left out (--skip-bad)
     std::size_t kept = 0;     // conflicts where the index kept its status (import_rule.hpp)
+
+    void add(upsert_outcome outcome) noexcept {
+        switch (outcome) {
+        case upsert_outcome::inserted: ++inserted; break;
+        case upsert_outcome::updated: ++updated; break;
+        case upsert_outcome::unchanged: ++unchanged; break;
+        case upsert_outcome::kept: ++kept; break;
+        }
+    }
 };
 
 struct import_report {

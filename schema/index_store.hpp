@@ -62,6 +62,12 @@ public:
     virtual void audit(const audit_entry& entry) = 0;
     // Sees this batch's own uncommitted writes.
     virtual std::optional<cert_record> find(std::int64_t issuer_id, const serial_number& serial) const = 0;
+    // The issuer's revoked and held rows (without cert_der) as this transaction sees them, in numeric
+    // serial order.
+    virtual std::vector<cert_record> revoked_rows(std::int64_t issuer_id) const = 0;
+    // The last CRL imported for the issuer (schema version 4), and its replacement, in this transaction.
+    virtual std::optional<crl_import_state> crl_import(std::int64_t issuer_id) const = 0;
+    virtual void set_crl_import(std::int64_t issuer_id, const crl_import_state& state) = 0;
     virtual void commit() = 0;
 
 protected:

@@ -18,8 +18,9 @@ namespace ocspkit::schema {
 using sys_seconds = std::chrono::sys_seconds;
 
 // The newest schema version this build knows; a database with a higher user_version is refused.
-// Version 2 added the append-only audit table, version 3 the CRL numbers.
-inline constexpr int current_schema_version = 3;
+// Version 2 added the append-only audit table, version 3 the CRL numbers, version 4 the last CRL
+// imported per issuer (`ocspctl import-crl`).
+inline constexpr int current_schema_version = 4;
 
 enum class cert_status : int { good = 0, revoked = 1, hold = 2 };
 
@@ -81,6 +82,17 @@ struct crl_snapshot {
     std::int64_t change_seq = 0;  // the index's change counter the rows were read at
     bool issuer_enabled = true;
     std::vector<cert_record> revoked;  // status revoked or hold, in numeric serial order; cert_der left out
+};
+
+// The last CRL imported for an issuer (`ocspctl import-crl`, crl/crl_import.hpp), kept apart from the
+// numbers of the CRLs we issue (crl_snapshot): the CA's numbering is its own. CRL numbers are INTEGERs of
+// up to 20 octets (RFC 5280 §5.2.3), held in serial_number's canonical form.
+struct crl_import_state {
+    serial_number last_number = *serial_number::from_hex("00");       // the newest CRL imported, full or delta
+    serial_number last_full_number = *serial_number::from_hex("00");  // the newest full CRL imported
+    sys_seconds this_update{};                                       // of the newest CRL imported
+    std::optional<sys_seconds> next_update;
+    sys_seconds imported_at{};
 };
 
 struct changed_cert {

@@ -210,10 +210,38 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<migration, 3> all{{
+// Version 4: the last CRL imported per issuer (`ocspctl import-crl`, crl/crl_import.hpp), apart from
+// crl_numbers (the CA's numbering is not ours). Numbers are canonical big-endian magnitudes as serials
+// are (1 to 20 octets), so (length, bytes) order is numeric order. An import never moves the number
+// back (a replayed or older CRL would lift holds the CA placed later); the triggers hold foreign writers
+// to that too. Not change-tracked: the certificate rows an import changes are.
+constexpr std::string_view v4_sql = R"sql(
+CREATE TABLE crl_imports (
+    issuer_id        INTEGER PRIMARY KEY REFERENCES issuers (id),
+    last_number      BLOB    NOT NULL CHECK (length(last_number) BETWEEN 1 AND 20),
+    last_full_number BLOB    NOT NULL CHECK (length(last_full_number) BETWEEN 1 AND 20),
+    this_update      INTEGER NOT NULL,
+    next_update      INTEGER,
+    imported_at      INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER crl_imports_monotonic BEFORE UPDATE ON crl_imports
+WHEN length(NEW.last_number) < length(OLD.last_number)
+  OR (length(NEW.last_number) = length(OLD.last_number) AND NEW.last_number < OLD.last_number)
+BEGIN
+    SELECT RAISE(ABORT, 'an imported CRL number must not go backwards (RFC 5280 §5.2.3)');
+END;
+CREATE TRIGGER crl_imports_no_delete BEFORE DELETE ON crl_imports
+BEGIN
+    SELECT RAISE(ABORT, 'the last imported CRL must not be forgotten: an older CRL could then be imported');
+END;
+)sql";
+
+constexpr std::array<migration, 4> all{{
     {1, v1_sql},
     {2, v2_sql},
     {3, v3_sql},
+    {4, v4_sql},
 }};
 
 }  // namespace

@@ -159,6 +159,49 @@ public:
         return index_.find_certificate(issuer_id, serial);
     }
 
+    std::vector<cert_record> revoked_rows(std::int64_t issuer_id) const override {
+        const auto r = index_.db_.query(fmt::format("SELECT {} FROM certificates WHERE issuer_id = $1 AND status <> 0 "
+                                                    "ORDER BY length(serial), serial",
+                                                    rows::cert_columns_without_der),
+                                        {issuer_id});
+        std::vector<cert_record> out;
+        for (int i = 0; i < r.rows(); ++i) out.push_back(rows::read_cert(pg_row(r, i)));
+        return out;
+    }
+
+    std::optional<crl_import_state> crl_import(std::int64_t issuer_id) const override {
+        const auto r = index_.db_.query("SELECT last_number, last_full_number, this_update, next_update, imported_at "
+                                        "FROM crl_imports WHERE issuer_id = $1",
+                                        {issuer_id});
+        if (r.rows() == 0) return std::nullopt;
+        const auto number = [&](int column) {
+            auto n = serial_number::from_bytes(r.bytes(0, column));
+            if (!n) throw index_error(fmt::format("crl_imports of issuer ID {}: {}", issuer_id, n.error_message()));
+            return std::move(n).value();
+        };
+        crl_import_state out;
+        out.last_number = number(0);
+        out.last_full_number = number(1);
+        out.this_update = sys_seconds{std::chrono::seconds{r.integer(0, 2)}};
+        if (!r.is_null(0, 3)) out.next_update = sys_seconds{std::chrono::seconds{r.integer(0, 3)}};
+        out.imported_at = sys_seconds{std::chrono::seconds{r.integer(0, 4)}};
+        return out;
+    }
+
+    void set_crl_import(std::int64_t issuer_id, const crl_import_state& state) override {
+        pg::param next_update;
+        if (state.next_update) next_update = std::int64_t{state.next_update->time_since_epoch().count()};
+        index_.db_.query(
+            "INSERT INTO crl_imports (issuer_id, last_number, last_full_number, this_update, next_update, imported_at) "
+            "VALUES ($1, $2, $3, $4, $5::bigint, $6) ON CONFLICT (issuer_id) DO UPDATE SET "
+            "last_number = EXCLUDED.last_number, last_full_number = EXCLUDED.last_full_number, "
+            "this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, imported_at = EXCLUDED.imported_at",
+            {issuer_id, std::span<const std::uint8_t>(state.last_number.bytes()),
+             std::span<const std::uint8_t>(state.last_full_number.bytes()),
+             std::int64_t{state.this_update.time_since_epoch().count()}, next_update,
+             std::int64_t{state.imported_at.time_since_epoch().count()}});
+    }
+
     void commit() override { txn_.commit(); }
 
 private:

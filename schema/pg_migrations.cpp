@@ -151,10 +151,29 @@ CREATE TRIGGER crl_numbers_no_delete BEFORE DELETE ON crl_numbers
     FOR EACH ROW EXECUTE FUNCTION ocspkit_refuse('CRL numbers must not be deleted: the next CRL would reuse one');
 )sql";
 
-constexpr std::array<migration, 3> all{{
+// Version 4: the last CRL imported per issuer (see migrations.cpp).
+constexpr std::string_view v4_sql = R"sql(
+CREATE TABLE crl_imports (
+    issuer_id        bigint PRIMARY KEY REFERENCES issuers (id),
+    last_number      bytea  NOT NULL CHECK (length(last_number) BETWEEN 1 AND 20),
+    last_full_number bytea  NOT NULL CHECK (length(last_full_number) BETWEEN 1 AND 20),
+    this_update      bigint NOT NULL,
+    next_update      bigint,
+    imported_at      bigint NOT NULL
+);
+CREATE TRIGGER crl_imports_monotonic BEFORE UPDATE ON crl_imports
+    FOR EACH ROW WHEN (length(NEW.last_number) < length(OLD.last_number)
+                       OR (length(NEW.last_number) = length(OLD.last_number) AND NEW.last_number < OLD.last_number))
+    EXECUTE FUNCTION ocspkit_refuse('an imported CRL number must not go backwards (RFC 5280 §5.2.3)');
+CREATE TRIGGER crl_imports_no_delete BEFORE DELETE ON crl_imports
+    FOR EACH ROW EXECUTE FUNCTION ocspkit_refuse('the last imported CRL must not be forgotten: an older CRL could then be imported');
+)sql";
+
+constexpr std::array<migration, 4> all{{
     {1, v1_sql},
     {2, v2_sql},
     {3, v3_sql},
+    {4, v4_sql},
 }};
 static_assert(all.size() == current_schema_version, "every SQLite schema version has its PostgreSQL twin");
 

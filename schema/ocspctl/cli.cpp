@@ -209,6 +209,17 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     import_certs->add_option("PATHS", cert_paths, "certificate files or directories")->required();
     on(import_certs, "import-certs", [&] { return cmd_import_certs(c, issuer_ref, cert_paths); });
 
+    import_cfssl_args fargs;
+    auto* import_cfssl = app.add_subcommand(
+        "import-cfssl", "import a CFSSL CA's certificates and revocations from its certdb (idempotent; never lifts "
+                        "a revocation made in the index)");
+    import_cfssl->add_option("--certdb", fargs.certdb,
+                             "CFSSL's certdb: the SQLite file or PostgreSQL connection string its -db-config names")
+        ->required();
+    import_cfssl->add_flag("--skip-bad", fargs.skip_bad, "import the good rows and report the bad ones");
+    import_cfssl->add_flag("--force", fargs.force, "in a conflict, take the certdb's status where the rule allows");
+    on(import_cfssl, "import-cfssl", [&] { return cmd_import_cfssl(c, fargs); });
+
     revoke_args rargs;
     auto* revoke = app.add_subcommand("revoke", "revoke certificates, or put them on hold (certificateHold)");
     revoke->add_option("SERIAL", rargs.serial, "serial number (hex as `openssl x509 -serial` prints it)");
@@ -284,6 +295,15 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     crl->add_option("--rsa-padding", cargs.rsa_padding, "RSA CA keys: pkcs1 (default) or pss")
         ->check(CLI::IsMember({"pkcs1", "pss"}));
     on(crl, "crl", [&] { return cmd_crl(c, cargs); });
+
+    std::string crl_issuer_ref;
+    std::string crl_file;
+    auto* import_crl = app.add_subcommand(
+        "import-crl", "apply a CA's CRL (full or delta, DER or PEM) to the index, after checking its signature; "
+                      "CRL numbers never go back, the last CRL again changes nothing");
+    import_crl->add_option("--issuer", crl_issuer_ref, "issuer ID or CA certificate file")->required();
+    import_crl->add_option("CRL", crl_file, "the CRL file, or - for standard input")->required();
+    on(import_crl, "import-crl", [&] { return cmd_import_crl(c, crl_issuer_ref, crl_file); });
 
     std::string backup_file;
     bool force = false;

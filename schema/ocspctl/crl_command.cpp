@@ -1,6 +1,8 @@
 // `ocspctl crl`: a CRL of one issuer from the index, signed with the CA's key (crl/crl_issue.hpp), on
 // either backend. Each run takes the issuer's next CRL number in the index.
+// `ocspctl import-crl`: a CA's CRL into the index (crl/crl_import.hpp).
 #include <filesystem>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <openssl/pem.h>
@@ -10,6 +12,7 @@
 #include "common/duration.hpp"
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
+#include "crl/crl_import.hpp"
 #include "crl/crl_issue.hpp"
 #include "schema/ocspctl/internal.hpp"
 
@@ -84,6 +87,40 @@ int cmd_crl(context& c, const crl_args& a) {
                          a.out, built.number, issuer.subject, built.entries, built.expired_left_off,
                          to_iso8601(built.expired_certs_on_crl), to_iso8601(built.this_update),
                          to_iso8601(built.next_update));
+    return 0;
+}
+
+int cmd_import_crl(context& c, const std::string& issuer_ref, const std::string& file) {
+    std::string input;
+    if (file == "-") {
+        input.assign(std::istreambuf_iterator<char>(c.in), std::istreambuf_iterator<char>());
+    } else {
+        input = read_file(file);
+    }
+    const auto label = file == "-" ? std::string("standard input") : file;
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    const auto issuer = resolve_issuer(*store, issuer_ref);
+    auto imported = crl::import_crl(*store, issuer,
+                                    {reinterpret_cast<const std::uint8_t*>(input.data()), input.size()}, c.now);
+    if (!imported) {
+        bad_input(fmt::format("{}: {}; nothing imported, database unchanged", label, imported.error_message()));
+    }
+    const auto& r = *imported;
+    constexpr std::size_t max_warnings = 50;
+    for (std::size_t i = 0; i < r.warnings.size() && i < max_warnings; ++i) c.err << "warning: " << r.warnings[i] << '\n';
+    if (r.warnings.size() > max_warnings)
+        c.err << fmt::format("... and {} more warnings\n", r.warnings.size() - max_warnings);
+    const auto what = r.delta_base ? fmt::format("delta CRL 0x{} (base 0x{})", r.number.to_hex(), r.delta_base->to_hex())
+                                   : fmt::format("CRL 0x{}", r.number.to_hex());
+    if (r.already_imported) {
+        c.out << fmt::format("{}: {} of {} was imported already; nothing changed\n", label, what, issuer.subject);
+        return 0;
+    }
+    c.out << fmt::format("{}: {} of {} (thisUpdate {}, nextUpdate {}): {} entries; {} added, {} revoked, {} holds "
+                         "lifted, {} unchanged, {} kept\n",
+                         label, what, issuer.subject, to_iso8601(r.this_update), optional_time(r.next_update),
+                         r.entries, r.counts.added, r.counts.revoked, r.counts.lifted, r.counts.unchanged,
+                         r.counts.kept);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/pem.hpp"
 #include "common/pg.hpp"
+#include "schema/cfssl_import.hpp"
 #include "schema/db_problems.hpp"
 #include "schema/import.hpp"
 #include "schema/ocspctl/internal.hpp"
@@ -175,6 +176,33 @@ int cmd_import_certs(context& c, const std::string& issuer_ref, const std::vecto
         return static_cast<int>(exit_status::bad_input);
     }
     c.out << fmt::format("{} certificates for issuer {}: {}\n", report.records, issuer.id, summary(report.counts));
+    return 0;
+}
+
+int cmd_import_cfssl(context& c, const import_cfssl_args& a) {
+    const auto store = c.db.open(sqlite::open_mode::read_write);
+    schema::cfssl_import_options options;
+    options.skip_bad = a.skip_bad;
+    options.force = a.force;
+    schema::cfssl_import_report report;
+    try {
+        report = schema::import_cfssl(*store, a.certdb, options);
+    } catch (const schema::database_error& e) {
+        bad_input(e.what());  // the certdb, not the index: the index is untouched
+    }
+    const auto& rows = report.rows;
+    print_errors(c.err, rows);
+    for (const auto& line : report.unregistered) c.err << "not imported: " << line << '\n';
+    if (!rows.committed) {
+        c.err << fmt::format("{} bad of {} rows; nothing imported, database unchanged (fix them or pass --skip-bad)\n",
+                             rows.bad, rows.records);
+        return static_cast<int>(exit_status::bad_input);
+    }
+    for (const auto& conflict : rows.conflicts) c.err << conflict << '\n';
+    if (rows.counts.kept > rows.conflicts.size())
+        c.err << fmt::format("... and {} more conflicts\n", rows.counts.kept - rows.conflicts.size());
+    c.out << fmt::format("{} rows: {}; {} of unregistered CAs\n", rows.records, summary(rows.counts),
+                         report.unregistered_rows);
     return 0;
 }
 

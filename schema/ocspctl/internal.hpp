@@ -101,6 +101,12 @@ struct import_index_args {
     bool force = false;
 };
 
+struct import_cfssl_args {
+    std::string certdb;  // CFSSL's certdb: a SQLite file or a PostgreSQL connection string
+    bool skip_bad = false;
+    bool force = false;
+};
+
 struct audit_args {
     std::string since;
     std::string serial;
@@ -127,6 +133,7 @@ int cmd_issuer_list(context& c, bool json);
 int cmd_issuer_enable(context& c, const std::string& ref, bool enabled);
 int cmd_import_index(context& c, const import_index_args& a);
 int cmd_import_certs(context& c, const std::string& issuer_ref, const std::vector<std::string>& paths);
+int cmd_import_cfssl(context& c, const import_cfssl_args& a);
 int cmd_export(context& c, const std::string& issuer_ref, const std::string& output);
 // revoke_commands.cpp
 int cmd_revoke(context& c, const revoke_args& a);
@@ -137,6 +144,7 @@ int cmd_list(context& c, const std::string& status_text, const std::string& issu
 int cmd_audit(context& c, const audit_args& a);
 // crl_command.cpp
 int cmd_crl(context& c, const crl_args& a);
+int cmd_import_crl(context& c, const std::string& issuer_ref, const std::string& file);
 // backup_commands.cpp
 int cmd_backup(context& c, const std::string& file, bool force);
 int cmd_restore(context& c, const std::string& file);

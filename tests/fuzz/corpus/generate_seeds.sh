@@ -11,6 +11,7 @@
 #   stapler_config/     the example configuration and small variants
 #   response_der/       choices for the differential target (signer, times, CertIDs, statuses, nonce)
 #   client_miss/        miss datagrams as libocspstaple sends them, and broken ones
+#   crl_import/         choices, then CRLs (full, delta, PEM, refused shapes): crl_import_seeds.py
 # The "choices" seeds are read by the targets' fuzz_input (see each *_fuzzer.cpp for the order).
 # Needs the openssl CLI, python3 and coreutils. Keys and nonces are random, so a rerun changes some files.
 set -euo pipefail
@@ -228,6 +229,9 @@ for name, data in seeds.items():
     open(f"{d}/{name}", "wb").write(data)
 PY
 
+python3 "$here/crl_import_seeds.py" "$here/crl_import"
+
 echo "seeds: $(ls "$req" | wc -l) requests, $(ls "$path" | wc -l) paths, $(ls "$http" | wc -l) http," \
   "$(ls "$validate" | wc -l) validate, $(ls "$shm" | wc -l) shm, $(ls "$index" | wc -l) index.txt," \
-  "$(ls "$rconf" | wc -l)+$(ls "$sconf" | wc -l) configs, $(ls "$rder" | wc -l) response_der, $(ls "$miss" | wc -l) client_miss (regressions included)"
+  "$(ls "$rconf" | wc -l)+$(ls "$sconf" | wc -l) configs, $(ls "$rder" | wc -l) response_der, $(ls "$miss" | wc -l) client_miss," \
+  "$(ls "$here/crl_import" | wc -l) crl_import (regressions included)"

@@ -234,7 +234,7 @@ class OcspctlFailures(unittest.TestCase):
             r = ctl(newer, *args, check=False)
             self.assertEqual(r.returncode, 3, args)
             self.assertEqual(r.stderr, f"ocspctl: {newer}: database schema version 7 is newer than this ocspkit "
-                                       "supports (3); upgrade ocspkit\n")
+                                       "supports (4); upgrade ocspkit\n")
 
     def test_missing_database(self):
         r = ctl(self.root / "absent.db", "list", check=False)
@@ -275,7 +275,7 @@ class OcspctlFailuresOnPostgres(OcspctlFailures):
         for args in (["list"], ["show", self.serial], ["revoke", self.serial, "--reason", "superseded"], ["init"]):
             r = ctl(newer, *args, check=False)
             self.assertEqual(r.returncode, 3, args)
-            self.assertRegex(r.stderr, r"^ocspctl: PostgreSQL at .*schema version 7 is newer than this build's 3; "
+            self.assertRegex(r.stderr, r"^ocspctl: PostgreSQL at .*schema version 7 is newer than this build's 4; "
                                        r"upgrade ocspkit\n$")
 
     def test_missing_database(self):

@@ -379,7 +379,7 @@ class BackupRestoreAudit(unittest.TestCase):
         self.assertRegex(entries[0]["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(entries[0]["detail"], "reason certificateHold")
         full = json.loads(ctl(self.db, "audit", "--json").stdout)["entries"]
-        self.assertEqual(full[0]["detail"], "schema created at version 3")
+        self.assertEqual(full[0]["detail"], "schema created at version 4")
         self.assertEqual(full[1]["detail"], "issuer added: CN=Backup CA,O=ocspkit tests")
         self.assertEqual((full[2]["command"], full[2]["sudo_user"]), ("import-index", None))
         self.assertEqual(full[2]["detail"], f"{self.pki.index()}: 3 lines: 3 inserted, 0 updated, 0 unchanged, "

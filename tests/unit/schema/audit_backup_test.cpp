@@ -90,7 +90,7 @@ TEST_P(audit_test, every_change_is_audited_with_who_and_what) {
     const auto rows = index.list_audit({});
     ASSERT_EQ(rows.size(), 5u);
     EXPECT_EQ(rows[0].command, "init");
-    EXPECT_EQ(rows[0].entry.detail, "schema created at version 3");
+    EXPECT_EQ(rows[0].entry.detail, fmt::format("schema created at version {}", current_schema_version));
     EXPECT_EQ(rows[1].entry.detail, "issuer added: CN=Audit Test CA");
     EXPECT_EQ(rows[2].entry.new_status, cert_status::good);
     EXPECT_FALSE(rows[2].entry.old_status);
@@ -175,15 +175,15 @@ TEST_P(audit_test, version_1_database_migrates_to_2_with_its_data) {
     // Any writer migrates, as init does.
     const auto store = open_index_store(db, open_mode::read_write, alice("init"));
     auto& index = *store;
-    EXPECT_EQ(index.schema_version(), 3);
+    EXPECT_EQ(index.schema_version(), current_schema_version);
     auto rec = index.find_certificate(1, *serial_number::from_hex("1004"));
     ASSERT_TRUE(rec);
     EXPECT_EQ(rec->status, cert_status::revoked);
     const auto rows = index.list_audit({});
     ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].entry.detail, "schema migrated from version 1 to 3");
+    EXPECT_EQ(rows[0].entry.detail, fmt::format("schema migrated from version 1 to {}", current_schema_version));
     EXPECT_EQ(rows[0].sudo_user, "alice");
-    EXPECT_EQ(open_index_store(db, open_mode::read_only)->schema_version(), 3);
+    EXPECT_EQ(open_index_store(db, open_mode::read_only)->schema_version(), current_schema_version);
     // Opening again migrates nothing and audits nothing.
     EXPECT_EQ(open_index_store(db, open_mode::read_write_create)->list_audit({}).size(), 1u);
 }
@@ -293,7 +293,7 @@ TEST_F(audit_backup_test, bad_backups_are_refused_and_the_database_is_unchanged)
         sqlite::connection n(newer, open_mode::read_write);
         n.exec("PRAGMA user_version = 9");
     }
-    refused(newer, newer.string() + ": schema version 9 is newer than this ocspkit supports (3); use a newer ocspkit" +
+    refused(newer, newer.string() + fmt::format(": schema version 9 is newer than this ocspkit supports ({}); use a newer ocspkit", current_schema_version) +
                        unchanged);
 
     // A valid backup whose B-tree pages after the first had their headers overwritten: the schema still

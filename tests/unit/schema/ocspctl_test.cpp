@@ -254,7 +254,7 @@ TEST_P(ocspctl_sqlite_test, database_errors_exit_3) {
     }
     auto newer = ctl({"show", "1000"});
     EXPECT_EQ(newer.status, 3);
-    EXPECT_EQ(newer.err, "ocspctl: " + db + ": database schema version 7 is newer than this ocspkit supports (3); "
+    EXPECT_EQ(newer.err, "ocspctl: " + db + ": database schema version 7 is newer than this ocspkit supports (4); "
                          "upgrade ocspkit\n");
     EXPECT_EQ(ctl({"init"}).status, 3);
 }
@@ -323,11 +323,11 @@ TEST_P(ocspctl_postgresql_test, init_creates_then_finds_the_schema_and_commands_
                           "database\n");
     auto created = ctl({"init", "--db", fresh}, false);
     ASSERT_EQ(created.status, 0) << created.err;
-    EXPECT_EQ(created.out, redacted + ": created, schema version 3\n");
-    EXPECT_EQ(ctl({"init", "--db", fresh}, false).out, redacted + ": ocspkit database, schema version 3\n");
+    EXPECT_EQ(created.out, redacted + ": created, schema version 4\n");
+    EXPECT_EQ(ctl({"init", "--db", fresh}, false).out, redacted + ": ocspkit database, schema version 4\n");
     EXPECT_EQ(ctl({"list", "--db", fresh}, false).out, "ISSUER\tSERIAL\tSTATUS\tREASON\tREVOKED\tNOT_AFTER\tSUBJECT\n");
     auto audit = ctl({"audit", "--db", fresh}, false);
-    EXPECT_NE(audit.out.find("\tinit\t-\t-\t-\t-\tschema created at version 3\n"), std::string::npos) << audit.out;
+    EXPECT_NE(audit.out.find("\tinit\t-\t-\t-\t-\tschema created at version 4\n"), std::string::npos) << audit.out;
 }
 
 TEST_P(ocspctl_postgresql_test, file_only_commands_name_what_to_use_instead) {
