@@ -62,6 +62,7 @@ void read_sqlite(const std::string& file, const std::function<void(const cfssl_r
 
 void read_postgresql(const std::string& conninfo, const std::function<void(const cfssl_row&)>& visit) {
     const auto name = pg::redact_conninfo(conninfo);
+    bool visiting = false;
     try {
         pg::connection db(conninfo);
         const auto has = db.query(fmt::format("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
@@ -71,26 +72,38 @@ void read_postgresql(const std::string& conninfo, const std::function<void(const
             throw database_error(fmt::format("PostgreSQL at {}: no `certificates` table with CFSSL's columns ({}); "
                                              "give the database that CFSSL's -db-config names",
                                              name, needed_columns));
-        // CFSSL's PostgreSQL schema stores the text columns as bytea; binary results give their bytes.
-        const auto r = db.query("SELECT serial_number, authority_key_identifier, status, reason, revoked_at::text, "
-                                "extract(epoch FROM revoked_at)::bigint, pem FROM certificates "
-                                "ORDER BY length(serial_number), serial_number");
-        const auto text = [&](int row, int column) {
-            const auto b = r.bytes(row, column);
-            return std::string(b.begin(), b.end());
-        };
-        for (int i = 0; i < r.rows(); ++i) {
-            cfssl_row row;
-            row.serial_number = text(i, 0);
-            row.authority_key_identifier = text(i, 1);
-            row.status = text(i, 2);
-            if (!r.is_null(i, 3)) row.reason = r.integer(i, 3);
-            if (!r.is_null(i, 4)) row.revoked_at = r.text(i, 4);
-            if (!r.is_null(i, 5)) row.revoked_at_unix = revocation_seconds(r.integer(i, 5));
-            row.pem = text(i, 6);
-            visit(row);
+        // CFSSL's PostgreSQL schema stores the text columns as bytea; binary results give their bytes. A
+        // cursor reads the rows in batches, so a certdb of millions of certificates is not held at once.
+        db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        db.exec("DECLARE ocspkit_cfssl_rows NO SCROLL CURSOR FOR SELECT serial_number, authority_key_identifier, "
+                "status, reason, revoked_at::text, extract(epoch FROM revoked_at)::bigint, pem FROM certificates "
+                "ORDER BY length(serial_number), serial_number");
+        constexpr int rows_per_fetch = 1000;
+        const auto fetch = fmt::format("FETCH FORWARD {} FROM ocspkit_cfssl_rows", rows_per_fetch);
+        for (;;) {
+            const auto r = db.query(fetch);
+            const auto text = [&](int row, int column) {
+                const auto b = r.bytes(row, column);
+                return std::string(b.begin(), b.end());
+            };
+            for (int i = 0; i < r.rows(); ++i) {
+                cfssl_row row;
+                row.serial_number = text(i, 0);
+                row.authority_key_identifier = text(i, 1);
+                row.status = text(i, 2);
+                if (!r.is_null(i, 3)) row.reason = r.integer(i, 3);
+                if (!r.is_null(i, 4)) row.revoked_at = r.text(i, 4);
+                if (!r.is_null(i, 5)) row.revoked_at_unix = revocation_seconds(r.integer(i, 5));
+                row.pem = text(i, 6);
+                visiting = true;  // what the visitor throws (the index's own errors) is not the certdb's
+                visit(row);
+                visiting = false;
+            }
+            if (r.rows() < rows_per_fetch) break;
         }
+        db.exec("COMMIT");
     } catch (const pg::pg_error& e) {
+        if (visiting) throw;
         throw database_error(fmt::format("PostgreSQL at {}: cannot read it as CFSSL's certdb: {}", name, e.what()));
     }
 }
