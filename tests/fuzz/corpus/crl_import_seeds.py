@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
 for old in out.iterdir():
-    if not old.name.startswith("regression_"):
+    if not old.name.startswith(("regression_", "grown_")):
         old.unlink()
 
 key = ec.generate_private_key(ec.SECP256R1())

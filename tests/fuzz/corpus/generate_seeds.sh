@@ -33,8 +33,10 @@ rconf="$here/responder_config"
 sconf="$here/stapler_config"
 rder="$here/response_der"
 mkdir -p "$http" "$validate" "$shm" "$index" "$rconf" "$sconf" "$rder"
-# regression_* files are inputs that once found a bug; they are kept.
-find "$req" "$path" "$http" "$validate" "$shm" "$index" "$rconf" "$sconf" "$rder" -type f ! -name 'regression_*' -delete
+# regression_* files are inputs that once found a bug; grown_* files are what long libFuzzer runs added
+# (a -set_cover_merge=1 of their corpus into the seeds, see tests/fuzz/CMakeLists.txt); both are kept.
+find "$req" "$path" "$http" "$validate" "$shm" "$index" "$rconf" "$sconf" "$rder" -type f ! -name 'regression_*' \
+  ! -name 'grown_*' -delete
 
 ocsp_req() {  # name, then `openssl ocsp` arguments
   local name="$1"; shift
