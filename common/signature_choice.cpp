@@ -62,4 +62,18 @@ ossl::evp_md_ctx_ptr new_sign_context(EVP_PKEY* key, const signature_choice& cho
     return ctx;
 }
 
+ossl::evp_pkey_ptr stand_in_key_like(EVP_PKEY* like) {
+    ossl::evp_pkey_ptr key;
+    if (EVP_PKEY_is_a(like, "EC") == 1) {
+        char group[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_group_name(like, group, sizeof group, &len) == 1)
+            key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group));
+    } else {
+        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(1024)));
+    }
+    if (!key) throw openssl_error("generating the stand-in key for the signature algorithm");
+    return key;
+}
+
 }  // namespace ocspkit

@@ -28,4 +28,10 @@ result<signature_choice> choose_signature(EVP_PKEY* key, bool want_pss);
 // same digest (RFC 4055 §3.1, RFC 8017 §9.1). Throws openssl_error.
 ossl::evp_md_ctx_ptr new_sign_context(EVP_PKEY* key, const signature_choice& choice);
 
+// A software key of the same algorithm as `like` (same curve; RSA of any size), to sign with where only the
+// AlgorithmIdentifier OpenSSL writes is wanted, for a key whose signatures a token makes (OCSP responses,
+// CRLs): that identifier depends on the algorithm, digest and padding only (the RSASSA-PSS salt is as
+// long as the digest whatever the modulus). Throws openssl_error.
+ossl::evp_pkey_ptr stand_in_key_like(EVP_PKEY* like);
+
 }  // namespace ocspkit

@@ -166,13 +166,9 @@ result<built_crl> build_crl(const crl_signer& signer, const crl_policy& policy, 
         add_authority_key_id(crl.get(), ca);
         add_crl_number(crl.get(), number);
         add_expired_certs_on_crl(crl.get(), out.expired_certs_on_crl);
-        auto ctx = signer.sign_context();
-        check(X509_CRL_sign_ctx(crl.get(), ctx.get()), "signing the CRL");
-        unsigned char* der = nullptr;
-        const int len = i2d_X509_CRL(crl.get(), &der);
-        if (len <= 0) throw openssl_error("encoding the CRL");
-        out.der.assign(der, der + len);
-        OPENSSL_free(der);
+        auto der = signer.sign(crl.get());
+        if (!der) return std::move(der).failure();
+        out.der = std::move(der).value();
     } catch (const openssl_error& e) {
         return error{errc::crypto, e.what()};
     }

@@ -117,8 +117,6 @@ issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t in
         c.signing.pin_file = uri->pin_file ? r.resolve(*uri->pin_file) : pin_file;
         c.signing.token_key = std::move(*uri);
     } else {
-        if (!pin_file.empty())
-            r.fail(t.get("pkcs11_pin_file"), p + ".pkcs11_pin_file", "only for a signer_key that is a pkcs11: URI");
         c.signing.key_file = r.resolve(*key);
     }
     if (auto v = r.choice<responder_id_form>(t, p, "responder_id",
@@ -143,7 +141,23 @@ issuer_config parse_issuer(const reader& r, const toml::table& t, std::size_t in
         c.signer_expiry_warning = std::chrono::duration_cast<std::chrono::days>(*v);
     if (auto v = r.boolean(t, p, "archive_cutoff")) c.archive_cutoff = *v;
     if (auto v = r.boolean(t, p, "allow_group_readable_key")) c.signing.allow_group_readable_key = *v;
-    c.crl_key = r.path(t, p, "crl_key");
+    const auto crl_key = r.string(t, p, "crl_key");
+    if (crl_key && keys::is_pkcs11_uri(*crl_key)) {
+        auto uri = keys::parse_pkcs11_uri(*crl_key);
+        if (!uri) r.fail(t.get("crl_key"), p + ".crl_key", uri.error_message());
+        if (uri->pin_file && !pin_file.empty())
+            r.fail(t.get("pkcs11_pin_file"), p + ".pkcs11_pin_file", "the crl_key URI names a pin-source already");
+        if (!uri->pin_file && pin_file.empty())
+            r.fail(t.get("crl_key"), p + ".crl_key",
+                   "a key in a token needs its PIN: pin-source=file:/path in the URI, or pkcs11_pin_file");
+        c.crl_pin_file = uri->pin_file ? r.resolve(*uri->pin_file) : pin_file;
+        c.crl_key = *crl_key;
+        c.crl_token_key = std::move(*uri);
+    } else if (crl_key && !crl_key->empty()) {
+        c.crl_key = r.resolve(*crl_key);
+    }
+    if (!pin_file.empty() && !c.signing.token_key && !c.crl_token_key)
+        r.fail(t.get("pkcs11_pin_file"), p + ".pkcs11_pin_file", "only for a signer_key or crl_key that is a pkcs11: URI");
     if (!c.crl_key.empty()) {
         // The name is the CRL's URL path segment, compared as it is: no percent-decoding of requests.
         const bool url_safe = !c.name.empty() && std::all_of(c.name.begin(), c.name.end(), [](char ch) {
@@ -203,10 +217,12 @@ responder_config parse_config(std::string_view toml_text, const std::filesystem:
     for (auto& item : *issuers->as_array()) {
         c.issuers.push_back(parse_issuer(r, *item.as_table(), i++));
         auto& signing = c.issuers.back().signing;
-        if (!signing.token_key) continue;
+        if (!signing.token_key && !c.issuers.back().crl_token_key) continue;
         if (c.pkcs11.module.empty())
-            r.fail(pkcs11 ? static_cast<const toml::node*>(pkcs11) : item.as_table()->get("signer_key"), "pkcs11.module",
-                   "is required when a signer_key is a pkcs11: URI (the PKCS#11 module, e.g. "
+            r.fail(pkcs11 ? static_cast<const toml::node*>(pkcs11)
+                          : item.as_table()->get(signing.token_key ? "signer_key" : "crl_key"),
+                   "pkcs11.module",
+                   "is required when a signer_key or crl_key is a pkcs11: URI (the PKCS#11 module, e.g. "
                    "/usr/lib/softhsm/libsofthsm2.so for SoftHSM)");
         signing.token.module = c.pkcs11.module;
         signing.token.sessions = c.pkcs11.sessions;

@@ -34,9 +34,12 @@ struct issuer_config {
     std::chrono::seconds backdate{3600};
     bool archive_cutoff = false;
     std::chrono::days signer_expiry_warning{30};  // warn this long before the signer certificate expires
-    // CRL issuance, opt-in: the CA's own private key (crl/crl_signer.hpp says why not a delegated one).
-    // Empty: no CRL is served for this issuer. The CRL is served at /crl/<name>.crl.
+    // CRL issuance, opt-in: the CA's own private key (crl/crl_signer.hpp says why not a delegated one),
+    // a file or a pkcs11: URI (its PIN as for signer_key). Empty: no CRL is served for this issuer. The
+    // CRL is served at /crl/<name>.crl.
     std::filesystem::path crl_key;
+    std::optional<keys::pkcs11_uri> crl_token_key;  // set when crl_key is a pkcs11: URI
+    std::filesystem::path crl_pin_file;             // its PIN file, resolved
 };
 
 // [crl]: how the responder's CRLs are made (for issuers with crl_key).

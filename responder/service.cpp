@@ -82,10 +82,14 @@ std::vector<crl_issuer> build_crl_issuers(const responder_config& config, const 
         if (ic.crl_key.empty()) continue;
         const std::string where = fmt::format("{}: issuer '{}': crl_key", config.source.string(), ic.name);
         try {
-            auto signer = crl::crl_signer::make(
-                load_certificate(ic.ca_file),
-                load_private_key(ic.crl_key, key_file_policy{.allow_group_readable = ic.signing.allow_group_readable_key}),
-                ic.signing.padding == rsa_padding::pss, ic.ca_file.string(), ic.crl_key.string());
+            crl::crl_key_source source;
+            source.key = ic.crl_key.string();
+            source.pin_file = ic.crl_pin_file;
+            source.token.module = config.pkcs11.module;
+            source.token.sessions = config.pkcs11.sessions;
+            source.token.timeout = config.pkcs11.timeout;
+            source.allow_group_readable = ic.signing.allow_group_readable_key;
+            auto signer = crl::crl_signer::load(ic.ca_file, source, ic.signing.padding == rsa_padding::pss);
             if (!signer) throw config_error(fmt::format("{}: {}", where, signer.error_message()));
             out.push_back({ic.name, profiles[i].issuer_id,
                            std::make_shared<const crl::crl_signer>(std::move(signer).value())});

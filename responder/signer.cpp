@@ -74,24 +74,6 @@ bool same_entity(X509* a, X509* b) {
            EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
-// A software key of the same algorithm as `like` (same curve; RSA of any size): what the signature
-// algorithm probe below signs with when the real key is in a token. The AlgorithmIdentifier OpenSSL
-// writes depends on the algorithm, digest and padding only (the RSASSA-PSS salt is as long as the
-// digest whatever the modulus), so it is the one the token's signatures need.
-ossl::evp_pkey_ptr ephemeral_key_like(EVP_PKEY* like) {
-    ossl::evp_pkey_ptr key;
-    if (EVP_PKEY_is_a(like, "EC") == 1) {
-        char group[80] = {};
-        std::size_t len = 0;
-        if (EVP_PKEY_get_group_name(like, group, sizeof group, &len) == 1)
-            key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group));
-    } else {
-        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(1024)));
-    }
-    if (!key) throw openssl_error("generating the key for the signature algorithm probe");
-    return key;
-}
-
 }  // namespace
 
 std::shared_ptr<const signer> signer::load(const signer_config& config) {
@@ -170,7 +152,7 @@ std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, o
     if (s->token_) {
         // OCSP_basic_sign_ctx would refuse the stand-in key (it does not match the certificate), so the
         // stand-in signs an empty Name instead: the AlgorithmIdentifier comes out the same.
-        const ossl::evp_pkey_ptr stand_in = ephemeral_key_like(s->key_.get());
+        const ossl::evp_pkey_ptr stand_in = stand_in_key_like(s->key_.get());
         auto ctx = s->new_sign_ctx(stand_in.get());
         ossl::x509_name_ptr name{X509_NAME_new()};
         ossl::x509_algor_ptr alg{X509_ALGOR_new()};

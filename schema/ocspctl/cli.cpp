@@ -284,7 +284,13 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
         "crl", "issue a CRL (RFC 5280 v2) of one issuer from the index, signed with the CA's key; takes the "
                "issuer's next CRL number");
     crl->add_option("--issuer", cargs.issuer, "issuer ID or CA certificate file")->required();
-    crl->add_option("--key", cargs.key, "the CA's private key (PEM or DER, mode 0600 or 0400)")->required();
+    crl->add_option("--key", cargs.key,
+                    "the CA's private key (PEM or DER, mode 0600 or 0400), or a pkcs11: URI (RFC 7512) of it in a "
+                    "token")
+        ->required();
+    crl->add_option("--pin-file", cargs.pin_file, "the token's PIN, for a pkcs11: --key without pin-source");
+    crl->add_option("--pkcs11-module", cargs.pkcs11_module,
+                    "the PKCS#11 module for a pkcs11: --key (e.g. /usr/lib/softhsm/libsofthsm2.so)");
     crl->add_option("-o,--out", cargs.out, "output file, replaced atomically (default standard output)");
     crl->add_flag("--der", cargs.der, "write DER");
     crl->add_flag("--pem", cargs.pem, "write PEM (the default)");

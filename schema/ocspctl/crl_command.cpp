@@ -14,6 +14,7 @@
 #include "common/pem.hpp"
 #include "crl/crl_import.hpp"
 #include "crl/crl_issue.hpp"
+#include "keys/pkcs11_uri.hpp"
 #include "schema/ocspctl/internal.hpp"
 
 namespace ocspkit::ocspctl {
@@ -59,9 +60,15 @@ int cmd_crl(context& c, const crl_args& a) {
     auto cas = parse_certificates(std::string(issuer.cert_der.begin(), issuer.cert_der.end()),
                                   fmt::format("issuer ID {}", issuer.id));
     if (cas.empty()) database_failure(fmt::format("issuer ID {}: its CA certificate does not parse", issuer.id));
-    auto signer = crl::crl_signer::make(std::move(cas.front()), load_private_key(a.key), a.rsa_padding == "pss",
-                                        fmt::format("the CA certificate of issuer ID {} ({})", issuer.id, issuer.subject),
-                                        a.key);
+    const auto ca_label = fmt::format("the CA certificate of issuer ID {} ({})", issuer.id, issuer.subject);
+    if (!keys::is_pkcs11_uri(a.key) && (!a.pin_file.empty() || !a.pkcs11_module.empty()))
+        bad_input("--pin-file and --pkcs11-module are for a --key that is a pkcs11: URI");
+    crl::crl_key_source source;
+    source.key = a.key;
+    source.pin_file = a.pin_file;
+    source.token.module = a.pkcs11_module;
+    source.token.sessions = 1;  // one CRL, one signature
+    auto signer = crl::crl_signer::load(std::move(cas.front()), ca_label, source, a.rsa_padding == "pss");
     if (!signer) bad_input(signer.error_message());
     auto issued = crl::issue_crl(index, issuer.id, *signer, policy, c.now);
     if (!issued) {

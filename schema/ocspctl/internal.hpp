@@ -117,7 +117,9 @@ struct audit_args {
 
 struct crl_args {
     std::string issuer;
-    std::string key;             // the CA's private key file
+    std::string key;             // the CA's private key file, or a pkcs11: URI
+    std::string pin_file;        // for a pkcs11: URI without pin-source
+    std::string pkcs11_module;   // for a pkcs11: URI
     std::string out;             // "" or "-": standard output
     bool der = false;
     bool pem = false;            // the default

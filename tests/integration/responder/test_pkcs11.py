@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from ocspkit_testlib import (RESPONDER, Index, Pki, Responder, make_request_der, ocsp_query,  # noqa: E402
+from ocspkit_testlib import (OCSPCTL, RESPONDER, Index, Pki, Responder, make_request_der, ocsp_query,  # noqa: E402
                              response_text, run)
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -249,6 +249,73 @@ class Pkcs11Signer(unittest.TestCase):
             self.start(issuer)
         self.assertIn("PIN incorrect", str(refused.exception))
         self.assertNotIn("99999999", str(refused.exception))
+
+    def token_ca(self, label, key_type, key_id):
+        """A CA whose key is generated in the token: its self-signed certificate and one leaf (serial
+        4242) signed there, through OpenSSL's pkcs11 engine."""
+        run(["pkcs11-tool", "--module", MODULE, "--token-label", TOKEN, "--login", "--pin", PIN, "--keypairgen",
+             "--key-type", key_type, "--label", label, "--id", key_id])
+        env = dict(os.environ, OPENSSL_CONF=str(self.engine_conf))
+        engine_key = f"pkcs11:token={TOKEN};object={label};type=private;pin-value={PIN}"
+        ca = self.root / f"{label}.pem"
+        run(["openssl", "req", "-new", "-x509", "-engine", "pkcs11", "-keyform", "engine", "-key", engine_key,
+             "-subj", f"/CN=Token CA {label}", "-days", "30", "-out", str(ca),
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash"], env=env)
+        leaf_key, leaf_csr, leaf = (self.root / f"{label}-leaf.{x}" for x in ("key", "csr", "pem"))
+        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", str(leaf_key), "-subj", "/CN=leaf", "-out", str(leaf_csr)], env=env)
+        run(["openssl", "x509", "-req", "-in", str(leaf_csr), "-engine", "pkcs11", "-CAkeyform", "engine",
+             "-CA", str(ca), "-CAkey", engine_key, "-set_serial", "0x4242", "-days", "10", "-out", str(leaf)], env=env)
+        return ca, leaf
+
+    def test_crls_signed_in_the_token_by_ocspctl_and_the_responder(self):
+        for label, key_type, key_id, padding in (("ca-ec", "EC:prime256v1", "13", "pkcs1"),
+                                                 ("ca-rsa", "rsa:2048", "14", "pss")):
+            with self.subTest(key=label, rsa_padding=padding):
+                ca, leaf = self.token_ca(label, key_type, key_id)
+                db = self.root / f"{label}.db"
+                index = Index(db)
+                index.ctl("issuer", "add", str(ca))
+                index.ctl("import-certs", "--issuer", str(ca), str(leaf))
+                index.ctl("revoke", "4242", "--issuer", str(ca), "--reason", "keyCompromise")
+                out = self.root / f"{label}.crl"
+                r = run([OCSPCTL, "crl", "--db", str(db), "--issuer", str(ca), "--key", self.uri(label),
+                         "--pkcs11-module", MODULE, "--rsa-padding", padding, "--der", "-o", str(out)])
+                self.assertIn("1 entries", r.stdout)
+                check = run(["openssl", "crl", "-inform", "DER", "-in", str(out), "-CAfile", str(ca), "-noout"])
+                self.assertIn("verify OK", check.stdout + check.stderr)
+                text = run(["openssl", "crl", "-inform", "DER", "-in", str(out), "-noout", "-text"]).stdout
+                self.assertIn("Serial Number: 4242", text)
+                self.assertIn("rsassaPss" if label == "ca-rsa" else "ecdsa-with-SHA256", text)
+                v = run(["openssl", "verify", "-crl_check", "-CAfile", str(ca), "-CRLfile", str(out), str(leaf)],
+                        check=False)
+                self.assertNotEqual(v.returncode, 0)
+                self.assertIn("certificate revoked", v.stdout + v.stderr)
+                # Without the PIN file, or with a file key's options, it is refused with the reason.
+                bad = run([OCSPCTL, "crl", "--db", str(db), "--issuer", str(ca), "--pkcs11-module", MODULE,
+                           "--key", f"pkcs11:token={TOKEN};object={label};type=private"], check=False)
+                self.assertEqual(bad.returncode, 1, bad.stderr)
+                self.assertIn("no PIN file", bad.stderr)
+
+                # The responder: the CA's key in the token signs both the answers and the CRL.
+                workdir = Path(tempfile.mkdtemp(dir=self.root))
+                responder = Responder(workdir, db, [{"name": label, "ca": str(ca), "signer_key": self.uri(label),
+                                                     "crl_key": self.uri(label), "rsa_padding": padding}],
+                                      log_level="info", extra_toml=f'[pkcs11]\nmodule = "{MODULE}"\n')
+                self.addCleanup(responder.close)
+                status, body = get(responder.url, f"/crl/{label}.crl")
+                self.assertEqual(status, 200)
+                served = workdir / "served.crl"
+                served.write_bytes(body)
+                check = run(["openssl", "crl", "-inform", "DER", "-in", str(served), "-CAfile", str(ca), "-noout"])
+                self.assertIn("verify OK", check.stdout + check.stderr)
+                self.assertIn("Serial Number: 4242",
+                              run(["openssl", "crl", "-inform", "DER", "-in", str(served), "-noout", "-text"]).stdout)
+                rc, answer = ocsp_query(responder.url, ca, serials=["4242"], ca_file=ca)
+                self.assertEqual(rc, 0, answer)
+                self.assertIn(": revoked", answer)
+                self.assertNotIn(PIN, responder.log_text())
 
     def test_token_lost_while_running_then_back(self):
         r = self.start(self.issuer("ec-signer"))

@@ -118,7 +118,8 @@ TEST(responder_config_pkcs11, mistakes_are_refused_with_the_key_and_the_fix) {
     EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "pkcs11_pin_file = \"/b\"")
                   .find("key 'issuer[0].pkcs11_pin_file'"),
               std::string::npos);
-    EXPECT_NE(config_failure("ca.key", "pkcs11_pin_file = \"/b\"").find("only for a signer_key that is a pkcs11"),
+    EXPECT_NE(config_failure("ca.key", "pkcs11_pin_file = \"/b\"")
+                  .find("only for a signer_key or crl_key that is a pkcs11"),
               std::string::npos);
     EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "", "").find("key 'pkcs11.module': is required"),
               std::string::npos);
@@ -128,6 +129,24 @@ TEST(responder_config_pkcs11, mistakes_are_refused_with_the_key_and_the_fix) {
     EXPECT_NE(config_failure("pkcs11:object=k?pin-source=file:/a", "", "[pkcs11]\nmodul = \"/m.so\"\n")
                   .find("key 'pkcs11.modul': unknown key"),
               std::string::npos);
+}
+
+TEST(responder_config_pkcs11, a_crl_key_in_a_token_takes_its_pin_and_needs_the_module) {
+    const auto c = with_token_key("ca.key", "name = \"ca\"\ncrl_key = \"pkcs11:token=ca;object=ca-key\"\n"
+                                            "pkcs11_pin_file = \"ca.pin\"");
+    const auto& ic = c.issuers.at(0);
+    ASSERT_TRUE(ic.crl_token_key);
+    EXPECT_EQ(ic.crl_key, "pkcs11:token=ca;object=ca-key") << "a URI is not resolved as a path";
+    EXPECT_EQ(ic.crl_pin_file, "/etc/ocspkit/ca.pin");
+    EXPECT_FALSE(ic.signing.token_key);
+    EXPECT_NE(config_failure("ca.key", "name = \"ca\"\ncrl_key = \"pkcs11:object=k\"").find("needs its PIN"),
+              std::string::npos);
+    EXPECT_NE(config_failure("ca.key", "name = \"ca\"\ncrl_key = \"pkcs11:object=k?pin-source=file:/a\"", "")
+                  .find("key 'pkcs11.module': is required when a signer_key or crl_key"),
+              std::string::npos);
+    const auto file = with_token_key("ca.key", "name = \"ca\"\ncrl_key = \"ca.key\"");
+    EXPECT_EQ(file.issuers.at(0).crl_key, "/etc/ocspkit/ca.key");
+    EXPECT_FALSE(file.issuers.at(0).crl_token_key);
 }
 
 TEST(responder_config_pkcs11, a_file_key_stays_a_path_beside_the_configuration) {
