@@ -179,6 +179,7 @@ std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, o
         OPENSSL_free(out);
     }
     if (s->token_) s->check_token_signature();
+    else if (s->md_ != nullptr) s->contexts_ = std::make_unique<sign_contexts>(s->key_.get(), s->md_, choice.pss);
     return s;
 }
 
@@ -219,11 +220,12 @@ result<bytes> signer::sign(std::span<const std::uint8_t> tbs_der) const {
         if (!sig) return std::move(sig).failure();
         return bytes(sig->begin(), sig->end());
     }
+    if (contexts_) return contexts_->sign(tbs_der);
     try {
         auto ctx = new_sign_ctx(key_.get());
         std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(key_.get()));
         bytes sig(len);
-        // One-shot EVP_DigestSign: the only form Ed25519 supports, and one call for the others.
+        // One-shot EVP_DigestSign: the only form Ed25519 (PureEdDSA) supports.
         if (EVP_DigestSign(ctx.get(), sig.data(), &len, tbs_der.data(), tbs_der.size()) != 1)
             throw openssl_error("signing an OCSP response");
         sig.resize(len);

@@ -14,6 +14,7 @@
 #include "common/result.hpp"
 #include "keys/pkcs11_uri.hpp"
 #include "keys/token_key.hpp"
+#include "responder/sign_contexts.hpp"
 
 namespace ocspkit::responder {
 
@@ -89,6 +90,7 @@ private:
     ossl::x509_ptr ca_;
     ossl::evp_pkey_ptr key_;
     std::shared_ptr<keys::token_key> token_;  // null for a file key
+    std::unique_ptr<sign_contexts> contexts_;  // file keys with a digest (not Ed25519)
     bool rsa_ = false;
     bool delegated_ = false;
     responder_id_form id_form_ = responder_id_form::by_key_hash;
