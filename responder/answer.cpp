@@ -472,6 +472,7 @@ answer_result answer(const decode_result& decoded, const issuer_set& issuers, co
     meta.has_nonce = nonce.octets != nullptr;
     meta.cacheable = !meta.has_nonce && std::none_of(meta.cert_states.begin(), meta.cert_states.end(),
                                                      [](cert_state s) { return s == cert_state::unknown; });
+    result.statuses = std::move(statuses);
     return result;
 }
 

@@ -82,6 +82,8 @@ struct single_status {
     std::optional<sys_seconds> invalidity_date;
     bool extended_revoked = false;  // RFC 6960 §4.4.8: non-issued serial answered `revoked`
     bool expired = false;           // certificate past notAfter (for archiveCutoff)
+
+    friend bool operator==(const single_status&, const single_status&) = default;
 };
 // Maps an index row (or its absence) to the status to sign, per the profile's policy.
 single_status map_status(const std::optional<schema::cert_record>& row, const issuer_profile& issuer, sys_seconds now);
@@ -105,6 +107,7 @@ struct answer_metadata {
 struct answer_result {
     std::vector<std::uint8_t> der;  // the OCSPResponse
     answer_metadata meta;
+    std::vector<single_status> statuses;  // what was signed, one per CertID (empty unless successful)
 };
 
 // An unsigned error response: OCSPResponse with only responseStatus (RFC 6960 §4.2.1).

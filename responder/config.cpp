@@ -24,7 +24,8 @@ void parse_server(const reader& r, const toml::table& t, server_config& s) {
     constexpr std::string_view p = "server";
     r.reject_unknown(t, p, {"listen", "path", "io_threads", "signing_threads", "signing_queue", "max_connections",
                             "max_header_bytes", "max_body_bytes", "max_cert_ids", "request_timeout",
-                            "idle_timeout", "drain_timeout", "cache_mib", "change_poll"});
+                            "idle_timeout", "drain_timeout", "cache_mib", "change_poll", "warm_start_file",
+                            "warm_start_interval"});
     if (const toml::node* n = t.get("listen")) {
         s.listen.clear();
         auto add = [&](const toml::node& item) {
@@ -56,6 +57,8 @@ void parse_server(const reader& r, const toml::table& t, server_config& s) {
     if (auto v = r.duration(t, p, "drain_timeout", 0ms, 600s)) s.drain_timeout = *v;
     if (auto v = r.duration(t, p, "change_poll", 10ms, 60s)) s.change_poll = *v;
     if (auto v = r.integer(t, p, "cache_mib", 1, 1 << 16)) s.cache_mib = static_cast<std::size_t>(*v);
+    s.warm_start_file = r.path(t, p, "warm_start_file");
+    if (auto v = r.duration(t, p, "warm_start_interval", 1s, std::chrono::hours{24})) s.warm_start_interval = *v;
 }
 
 void parse_pkcs11(const reader& r, const toml::table& t, pkcs11_config& c) {

@@ -64,6 +64,10 @@ struct server_config {
     std::chrono::milliseconds drain_timeout{5000};     // SIGTERM: in-flight work may finish within
     std::size_t cache_mib = 64;                        // pre-signed response cache bound
     std::chrono::milliseconds change_poll{100};        // how often the index's change counter is read
+    // The pre-signed answers are written here at shutdown and every warm_start_interval, and read back
+    // (each checked against the index) at start; empty: every start is cold.
+    std::filesystem::path warm_start_file;
+    std::chrono::milliseconds warm_start_interval{300000};
 
     protocol::http_limits http_limits() const {
         return {max_connections, max_header_bytes, max_body_bytes, request_timeout, idle_timeout};

@@ -118,6 +118,15 @@ std::string responder_metrics::render(const gauges& g) const {
     single("ocsp_index_database_reconnects_total", "counter",
            "Times the responder connected to the index's database again after losing it.",
            database_reconnects_.load());
+    single("ocsp_warm_start_answers_loaded", "gauge",
+           "Pre-signed answers read back from the warm-start file at start, each checked against the index.",
+           g.warm_start_loaded);
+    single("ocsp_warm_start_answers_dropped", "gauge",
+           "Answers in the warm-start file left out at start (status changed in the index, expired, another signer).",
+           g.warm_start_dropped);
+    single("ocsp_warm_start_last_save_timestamp_seconds", "gauge",
+           "When the pre-signed answers were last written to the warm-start file (unix time; 0: not yet).",
+           g.warm_start_saved_at);
     {
         std::lock_guard lock(purge_mutex_);
         if (!purge_targets_.empty()) {

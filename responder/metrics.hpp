@@ -47,6 +47,9 @@ public:
         std::size_t open_connections = 0;
         std::int64_t index_change_sequence = -1;  // last change of the index applied to the cache; -1 before the first poll
         bool database_up = true;                  // the index's server answers (always true for SQLite)
+        std::size_t warm_start_loaded = 0;        // answers read back from the warm-start file at start
+        std::size_t warm_start_dropped = 0;       // answers in it left out (status changed, expired, signer)
+        std::int64_t warm_start_saved_at = 0;     // unix seconds of the last write; 0 before the first
         std::vector<std::pair<std::string, double>> signer_seconds_to_expiry;  // issuer name -> seconds
         struct signer_state {
             std::string issuer;

@@ -173,4 +173,22 @@ std::size_t response_cache::bytes_used() const {
     return n;
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<const cached_answer>>> response_cache::snapshot() const {
+    std::array<std::vector<std::pair<std::string, std::shared_ptr<const cached_answer>>>, shard_count> per_shard;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < shard_count; ++i) {
+        const shard& s = shards_[i];
+        std::lock_guard lock(s.mutex);
+        per_shard[i].reserve(s.lru.size());
+        for (const auto& key : s.lru) per_shard[i].emplace_back(key, s.map.at(key).answer);
+        total += per_shard[i].size();
+    }
+    std::vector<std::pair<std::string, std::shared_ptr<const cached_answer>>> out;
+    out.reserve(total);
+    for (std::size_t rank = 0; out.size() < total; ++rank)
+        for (auto& entries : per_shard)
+            if (rank < entries.size()) out.push_back(std::move(entries[rank]));
+    return out;
+}
+
 }  // namespace ocspkit::responder

@@ -36,6 +36,10 @@ struct cached_answer {
     bool cacheable_get = false;
     std::string get_validators;
     std::string issuer_name;
+    // What was signed, one per CertID, and by which signer certificate (SHA-256 of its DER): what the
+    // warm-start file keeps so that a restarted responder can check each answer against the index.
+    std::vector<single_status> statuses;
+    bytes signer_sha256;
     // Set by whoever schedules the background re-sign, so it happens once.
     mutable std::atomic<bool> refresh_scheduled{false};
 };
@@ -63,6 +67,10 @@ public:
     // Drops every entry covering (issuer, serial), and its record, and returns their keys (to re-sign them).
     std::vector<std::string> invalidate(std::int64_t issuer_id, const bytes& serial);
     void clear();
+
+    // Every answer held, with its key: each shard's most recently used first, the shards interleaved
+    // (what the warm-start file keeps, most valuable first).
+    std::vector<std::pair<std::string, std::shared_ptr<const cached_answer>>> snapshot() const;
 
     std::size_t entries() const;
     std::size_t records() const;

@@ -128,6 +128,7 @@ ocsp_service::ocsp_service(const responder_config& config, const clock_source& c
     if (config_.database.is_file)
         if (auto id = identify_file(config_.database.file())) opened_file_ = *id;
     issuers_.store(enabled_set(all_profiles_, *index));
+    load_warm_start(*index);
     open_on_every_signing_thread();
     if (auto crl_issuers = build_crl_issuers(config_, all_profiles_); !crl_issuers.empty())
         crl_ = std::make_unique<crl_publisher>(config_.database.spec, std::move(crl_issuers),
@@ -138,12 +139,16 @@ ocsp_service::ocsp_service(const responder_config& config, const clock_source& c
 ocsp_service::~ocsp_service() { stop(); }
 
 void ocsp_service::stop() {
+    if (stopped_.exchange(true)) return;
     if (watcher_.joinable()) {
         watcher_.request_stop();
         watcher_.join();
     }
     if (crl_) crl_->stop();
     pool_.join();
+    if (!config_.server.warm_start_file.empty()) {
+        if (auto saved = save_warm_start(); !saved) logger()->error("{}", saved.error_message());
+    }
 }
 
 void ocsp_service::open_on_every_signing_thread() {
@@ -278,31 +283,50 @@ std::shared_ptr<const cached_answer> ocsp_service::compute(const std::vector<std
         return record;
     };
     answer_result result = answer(decoded, *issuers, lookup, now);
-    auto entry = std::make_shared<cached_answer>();
-    entry->der = std::move(result.der);
-    entry->meta = result.meta;
-    entry->meta.issuer = nullptr;  // profiles may be replaced by a reload while the entry lives
-    if (result.meta.issuer) {
-        entry->issuer_id = result.meta.issuer->issuer_id;
-        entry->issuer_name = result.meta.issuer->name;
-    }
-    if (result.meta.status != ocsp_status::successful) {
-        if (!result.meta.detail.empty()) logger()->debug("answer not successful: {}", result.meta.detail);
-        if (result.meta.status == ocsp_status::try_later) metrics_.count_try_later();
+    const bool successful = result.meta.status == ocsp_status::successful;
+    if (successful) metrics_.count_signature();
+    if (!successful || result.meta.has_nonce) {
+        // A nonce answer is for one client: never cached, never validated by HTTP caches (no-cache).
+        auto entry = std::make_shared<cached_answer>();
+        entry->der = std::move(result.der);
+        entry->meta = result.meta;
+        entry->meta.issuer = nullptr;  // profiles may be replaced by a reload while the entry lives
+        if (result.meta.issuer) {
+            entry->issuer_id = result.meta.issuer->issuer_id;
+            entry->issuer_name = result.meta.issuer->name;
+        }
+        if (!successful) {
+            if (!result.meta.detail.empty()) logger()->debug("answer not successful: {}", result.meta.detail);
+            if (result.meta.status == ocsp_status::try_later) metrics_.count_try_later();
+        }
         return entry;
     }
-    metrics_.count_signature();
-    // A nonce answer is for one client: never cached, never validated by HTTP caches (no-cache).
-    if (result.meta.has_nonce) return entry;
+    auto entry = cacheable_entry(std::move(result.der), result.meta, std::move(result.statuses), *result.meta.issuer,
+                                 decoded->certs, now);
+    cache_.insert(std::string(der.begin(), der.end()), entry, generation);
+    return entry;
+}
+
+std::shared_ptr<cached_answer> ocsp_service::cacheable_entry(std::vector<std::uint8_t> der,
+                                                             const answer_metadata& meta,
+                                                             std::vector<single_status> statuses,
+                                                             const issuer_profile& issuer,
+                                                             std::span<const requested_cert> certs, sys_seconds now) {
+    auto entry = std::make_shared<cached_answer>();
+    entry->der = std::move(der);
+    entry->meta = meta;
+    entry->meta.issuer = nullptr;  // profiles may be replaced by a reload while the entry lives
+    entry->issuer_id = issuer.issuer_id;
+    entry->issuer_name = issuer.name;
     entry->etag = protocol::response_etag(entry->der);
     if (auto validators = protocol::get_validator_fields(entry->meta.http_validity(), entry->der, now, entry->etag)) {
         entry->cacheable_get = true;
         entry->get_validators = std::move(*validators);
     }
-    const auto validity = result.meta.next_update - now;
-    entry->refresh_at = now + validity / 2;
-    for (const auto& c : decoded->certs) entry->serials.push_back(c.serial.bytes());
-    cache_.insert(std::string(der.begin(), der.end()), entry, generation);
+    entry->refresh_at = now + (meta.next_update - now) / 2;
+    for (const auto& c : certs) entry->serials.push_back(c.serial.bytes());
+    entry->statuses = std::move(statuses);
+    entry->signer_sha256 = issuer.signing->certificate_sha256();
     return entry;
 }
 
@@ -492,6 +516,9 @@ responder_metrics::gauges ocsp_service::gauges() const {
     g.signing_queue_depth = queued_.load();
     g.index_change_sequence = applied_change_seq_.load();
     g.database_up = database_reachable_.load();
+    g.warm_start_loaded = warm_loaded_;
+    g.warm_start_dropped = warm_dropped_;
+    g.warm_start_saved_at = warm_saved_at_.load();
     const sys_seconds now = clock_.now_seconds();
     for (const auto& p : issuers_.load()->profiles()) {
         g.signer_seconds_to_expiry.emplace_back(p.name, static_cast<double>((p.signing->not_after() - now).count()));

@@ -78,8 +78,11 @@ public:
     responder_metrics::gauges gauges() const;
     const responder_config& config() const noexcept { return config_; }
 
-    // Stops the change watcher and waits for queued signing work.
+    // Stops the change watcher, waits for queued signing work and writes the warm-start file.
     void stop();
+
+    // Writes the pre-signed answers to server.warm_start_file (no-op when unset). Blocking (disk).
+    status save_warm_start();
 
 private:
     std::shared_ptr<const cached_answer> compute(const std::vector<std::uint8_t>& der, const decode_result& decoded,
@@ -108,6 +111,14 @@ private:
     void report_unreachable(const std::string& why);
     void report_reachable();
     void open_on_every_signing_thread();
+    // Reads server.warm_start_file back into the cache, keeping only answers that are still valid, signed
+    // by the configured signer, and whose every status the index still gives (service_warm.cpp).
+    void load_warm_start(schema::index_reader& index);
+    // The cache entry made of a successful answer (validators, re-sign time), as compute() stores it.
+    static std::shared_ptr<cached_answer> cacheable_entry(std::vector<std::uint8_t> der, const answer_metadata& meta,
+                                                          std::vector<single_status> statuses,
+                                                          const issuer_profile& issuer,
+                                                          std::span<const requested_cert> certs, sys_seconds now);
 
     responder_config config_;
     const clock_source& clock_;
@@ -134,6 +145,10 @@ private:
     std::shared_ptr<const cached_answer> try_later_, malformed_, unauthorized_, internal_error_;
     purger purger_;  // HTTP caches in front (http_cache.purge); outlives the watcher that feeds it
     std::unique_ptr<crl_publisher> crl_;  // null unless an issuer has crl_key; outlives the watcher too
+    std::size_t warm_loaded_ = 0, warm_dropped_ = 0;
+    std::atomic<bool> stopped_{false};
+    std::atomic<std::int64_t> warm_saved_at_{0};
+    std::mutex warm_save_mutex_;  // one writer of the file at a time (watcher, stop)
     std::jthread watcher_;
 };
 

@@ -189,7 +189,14 @@ void ocsp_service::watch_changes(std::stop_token stop) {
         std::unique_lock lock(m);
         cv.wait_for(lock, stop, config_.server.change_poll, [] { return false; });
     };
+    // The warm-start file is also written now and then, so that a responder that is killed (not stopped)
+    // still starts warm from a recent copy.
+    auto next_save = std::chrono::steady_clock::now() + config_.server.warm_start_interval;
     while (!stop.stop_requested()) {
+        if (!config_.server.warm_start_file.empty() && std::chrono::steady_clock::now() >= next_save) {
+            if (auto saved = save_warm_start(); !saved) logger()->error("{}", saved.error_message());
+            next_save = std::chrono::steady_clock::now() + config_.server.warm_start_interval;
+        }
         try {
             if (config_.database.is_file) {
                 if (!check_index_file(index, seen, next_reopen)) {

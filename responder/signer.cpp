@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/ocsp.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <fmt/format.h>
@@ -142,6 +143,8 @@ std::shared_ptr<const signer> signer::from_parts_labelled(ossl::x509_ptr cert, o
     s->key_hash_ = issuer_key_hash(cert.get(), hash_alg::sha1);
     s->subject_der_ = der_of_name(X509_get_subject_name(cert.get()));
     s->cert_der_ = der_of(cert.get());
+    s->cert_sha256_.resize(SHA256_DIGEST_LENGTH);
+    SHA256(s->cert_der_.data(), s->cert_der_.size(), s->cert_sha256_.data());
     s->cert_ = std::move(cert);
     s->ca_ = std::move(ca);
     s->key_ = std::move(key);

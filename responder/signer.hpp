@@ -70,6 +70,7 @@ public:
     const bytes& key_hash() const noexcept { return key_hash_; }
     const bytes& subject_der() const noexcept { return subject_der_; }
     const bytes& certificate_der() const noexcept { return cert_der_; }
+    const bytes& certificate_sha256() const noexcept { return cert_sha256_; }  // identifies the signer
     // The issuing CA's notBefore: the archiveCutoff we publish (see answer.cpp).
     std::chrono::sys_seconds ca_not_before() const noexcept { return ca_not_before_; }
     // nullptr for Ed25519 (PureEdDSA hashes internally, RFC 8410 §6).
@@ -103,6 +104,7 @@ private:
     bytes key_hash_;
     bytes subject_der_;
     bytes cert_der_;
+    bytes cert_sha256_;
 };
 
 }  // namespace ocspkit::responder

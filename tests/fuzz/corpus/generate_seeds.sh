@@ -12,6 +12,7 @@
 #   response_der/       choices for the differential target (signer, times, CertIDs, statuses, nonce)
 #   client_miss/        miss datagrams as libocspstaple sends them, and broken ones
 #   crl_import/         choices, then CRLs (full, delta, PEM, refused shapes): crl_import_seeds.py
+#   warm_start/         warm-start files, most without their checksum (the target seals them): warm_start_seeds.py
 # The "choices" seeds are read by the targets' fuzz_input (see each *_fuzzer.cpp for the order).
 # Needs the openssl CLI, python3 and coreutils. Keys and nonces are random, so a rerun changes some files.
 set -euo pipefail
@@ -232,6 +233,7 @@ for name, data in seeds.items():
 PY
 
 python3 "$here/crl_import_seeds.py" "$here/crl_import"
+python3 "$here/warm_start_seeds.py" "$here/warm_start"
 
 echo "seeds: $(ls "$req" | wc -l) requests, $(ls "$path" | wc -l) paths, $(ls "$http" | wc -l) http," \
   "$(ls "$validate" | wc -l) validate, $(ls "$shm" | wc -l) shm, $(ls "$index" | wc -l) index.txt," \
