@@ -1,4 +1,5 @@
 #include "protocol/ocsp_request.hpp"
+#include "protocol/ocsp_request_fast.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -113,6 +114,11 @@ bool decoded_request::nonce_out_of_range() const noexcept {
 }
 
 decode_result decode_request(std::span<const std::uint8_t> der, const request_limits& limits) {
+    if (auto plain = decode_plain_request(der, limits)) return std::move(*plain);
+    return decode_request_with_openssl(der, limits);
+}
+
+decode_result decode_request_with_openssl(std::span<const std::uint8_t> der, const request_limits& limits) {
     decoded_request out;
     const auto fail = [](errc e, std::string detail) { return error{e, std::move(detail)}; };
 
