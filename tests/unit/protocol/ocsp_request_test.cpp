@@ -10,6 +10,7 @@
 #include "common/openssl_error.hpp"
 #include "common/pem.hpp"
 #include "protocol/ocsp_request.hpp"
+#include "protocol/ocsp_request_fast.hpp"
 #include "tests/unit/responder/responder_test_util.hpp"
 
 namespace ocspkit::protocol {
@@ -74,6 +75,37 @@ TEST_P(decode_request_accepts, and_reports_what_was_sent) {
     EXPECT_EQ(r->nonce, c.expect.nonce);
     EXPECT_EQ(r->nonce_unwrapped, c.expect.nonce_unwrapped);
     EXPECT_EQ(r->has_signature, c.expect.has_signature);
+    // Both halves of decode_request read it the same; the single-pass reader takes every unsigned
+    // request without version or requestorName (what clients send), and leaves signed ones to OpenSSL.
+    const auto full = decode_request_with_openssl(der, c.limits);
+    ASSERT_TRUE(full.has_value()) << full.error_message();
+    const auto plain = decode_plain_request(der, c.limits);
+    if (c.expect.has_signature) {
+        EXPECT_FALSE(plain.has_value());
+    }
+    if (plain) {
+        ASSERT_EQ(plain->certs.size(), full->certs.size());
+        for (std::size_t i = 0; i < full->certs.size(); ++i) {
+            EXPECT_EQ(plain->certs[i].alg, full->certs[i].alg);
+            EXPECT_EQ(plain->certs[i].issuer_name_hash, full->certs[i].issuer_name_hash);
+            EXPECT_EQ(plain->certs[i].issuer_key_hash, full->certs[i].issuer_key_hash);
+            EXPECT_EQ(plain->certs[i].serial, full->certs[i].serial);
+            EXPECT_EQ(plain->certs[i].hash_params_null, full->certs[i].hash_params_null);
+        }
+        EXPECT_EQ(plain->nonce, full->nonce);
+        EXPECT_EQ(plain->nonce_unwrapped, full->nonce_unwrapped);
+    }
+}
+
+TEST(decode_plain_request, reads_what_openssl_ocsp_sends) {
+    for (bool with_nonce : {false, true}) {
+        for (hash_alg alg : {hash_alg::sha1, hash_alg::sha256}) {
+            std::optional<bytes> nonce;
+            if (with_nonce) nonce = filled(16);
+            const bytes der = make_request_der({.certs = {{main_ca().cert.get(), "2A", alg}}, .nonce = nonce});
+            EXPECT_TRUE(decode_plain_request(der, {}).has_value()) << with_nonce << " " << static_cast<int>(alg);
+        }
+    }
 }
 
 decoded_request expect_certs(std::vector<requested_cert> certs, std::optional<bytes> nonce = std::nullopt,
@@ -166,6 +198,8 @@ TEST_P(decode_request_refuses, with_the_exact_error) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.code(), c.expect) << r.error_message();
     EXPECT_FALSE(r.failure().message.empty());
+    // The single-pass reader never takes what the full decoder refuses.
+    EXPECT_FALSE(decode_plain_request(der, c.limits).has_value());
 }
 
 bytes simple_request() { return make_request_der({.certs = {{main_ca().cert.get(), "2A", hash_alg::sha256}}}); }
