@@ -1,7 +1,10 @@
 #include "responder/config.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -10,6 +13,16 @@
 #include "keys/pkcs11_uri.hpp"
 
 namespace ocspkit::responder {
+
+unsigned usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int count = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) count = CPU_COUNT(&set);
+    if (count <= 0) count = static_cast<int>(std::thread::hardware_concurrency());
+    return static_cast<unsigned>(std::clamp(count, 1, 64));
+}
+
 namespace {
 
 using reader = toml_reader;
