@@ -51,15 +51,14 @@ ossl::evp_md_ctx_ptr new_sign_context(EVP_PKEY* key, const signature_choice& cho
     if (!ctx) throw openssl_error("EVP_MD_CTX_new");
     EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
     if (EVP_DigestSignInit(ctx.get(), &pctx, choice.md, nullptr, key) != 1) throw openssl_error("EVP_DigestSignInit");
-    if (choice.pss) {
-        // Salt as long as the digest, MGF1 with the same digest: what RFC 5756 and the CA/Browser Forum
-        // profile require.
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, choice.md) != 1)
-            throw openssl_error("setting RSASSA-PSS parameters");
-    }
+    if (choice.pss && !set_pss_parameters(pctx, choice.md)) throw openssl_error("setting RSASSA-PSS parameters");
     return ctx;
+}
+
+bool set_pss_parameters(EVP_PKEY_CTX* ctx, const EVP_MD* md) {
+    return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+           EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+           EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1;
 }
 
 ossl::evp_pkey_ptr stand_in_key_like(EVP_PKEY* like) {

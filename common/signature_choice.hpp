@@ -24,6 +24,11 @@ struct signature_choice {
 // adds it), for anything else or for PSS asked of a non-RSA key.
 result<signature_choice> choose_signature(EVP_PKEY* key, bool want_pss);
 
+// RSASSA-PSS on `ctx` (a signing or verifying context): salt as long as the digest, MGF1 with the same
+// digest (RFC 4055 §3.1, RFC 8017 §9.1), what RFC 5756 and the CA/Browser Forum profile require. False
+// when OpenSSL refuses one of them (its error queue says why).
+bool set_pss_parameters(EVP_PKEY_CTX* ctx, const EVP_MD* md);
+
 // A digest-sign context for `key` under `choice`; PSS with salt length = digest length and MGF1 with the
 // same digest (RFC 4055 §3.1, RFC 8017 §9.1). Throws openssl_error.
 ossl::evp_md_ctx_ptr new_sign_context(EVP_PKEY* key, const signature_choice& choice);

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "common/openssl_error.hpp"
+#include "common/signature_choice.hpp"
 
 namespace ocspkit::keys {
 namespace {
@@ -72,11 +73,9 @@ result<std::string> engine_key::sign_digest(std::string_view digest_name, std::s
     if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return crypto_failure("starting a signature in the token");
     if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1) return crypto_failure("setting the signature digest");
     if (padding == "pkcs1" || padding == "pss") {
-        const bool pss = padding == "pss";
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) != 1 ||
-            (pss && (EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1 ||
-                     EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) != 1)))
-            return crypto_failure("setting the RSA padding");
+        const bool padded = padding == "pss" ? set_pss_parameters(ctx.get(), md)
+                                             : EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) == 1;
+        if (!padded) return crypto_failure("setting the RSA padding");
     } else if (padding != "none") {
         return error{errc::unsupported, fmt::format("unknown padding {}", padding)};
     }

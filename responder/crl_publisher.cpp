@@ -8,15 +8,11 @@
 #include "common/asn1_time.hpp"
 #include "crl/crl_issue.hpp"
 #include "protocol/cache_headers.hpp"
+#include "responder/logger.hpp"
 
 namespace ocspkit::responder {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-    auto l = spdlog::get("responder");
-    return l ? l : spdlog::default_logger();
-}
 
 // After a failure: 1 s, doubling up to a minute, so a locked or unreachable database is not hammered.
 constexpr std::chrono::seconds first_backoff{1};

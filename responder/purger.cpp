@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "responder/logger.hpp"
 #include "responder/purge_urls.hpp"
 
 namespace ocspkit::responder {
@@ -27,11 +28,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds first_backoff{100};
 // What Varnish and nginx answer to PURGE is a short page; anything longer is not a cache's answer.
 constexpr std::uint64_t max_answer_bytes = 64 * 1024;
-
-std::shared_ptr<spdlog::logger> logger() {
-    auto l = spdlog::get("responder");
-    return l ? l : spdlog::default_logger();
-}
 
 }  // namespace
 

@@ -13,16 +13,12 @@
 #include "common/pem.hpp"
 #include "protocol/cache_headers.hpp"
 #include "common/pg.hpp"
+#include "responder/logger.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
 namespace asio = boost::asio;
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-    auto l = spdlog::get("responder");
-    return l ? l : spdlog::default_logger();
-}
 
 std::shared_ptr<const cached_answer> error_answer(ocsp_status status) {
     auto a = std::make_shared<cached_answer>();

@@ -10,16 +10,12 @@
 #include <spdlog/spdlog.h>
 
 #include "common/atomic_file.hpp"
+#include "responder/logger.hpp"
 #include "responder/service.hpp"
 #include "responder/warm_start.hpp"
 
 namespace ocspkit::responder {
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-    auto l = spdlog::get("responder");
-    return l ? l : spdlog::default_logger();
-}
 
 // Verifying answers against the index is bounded: past this, the rest are left to be signed on demand.
 constexpr std::chrono::seconds load_budget{2};

@@ -10,19 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include "responder/service.hpp"
+#include "responder/logger.hpp"
 #include "common/pg.hpp"
 #include "schema/cert_index.hpp"
 
 namespace ocspkit::responder {
-namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-    auto l = spdlog::get("responder");
-    return l ? l : spdlog::default_logger();
-}
-
-}  // namespace
-
 void ocsp_service::apply_issuer_flags(schema::index_reader& index) {
     std::lock_guard lock(reload_mutex_);
     auto fresh = enabled_set(all_profiles_, index);

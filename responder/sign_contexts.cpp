@@ -1,8 +1,7 @@
 #include "responder/sign_contexts.hpp"
 
-#include <openssl/rsa.h>
-
 #include "common/openssl_error.hpp"
+#include "common/signature_choice.hpp"
 
 namespace ocspkit::responder {
 
@@ -20,10 +19,7 @@ ossl::evp_pkey_ctx_ptr sign_contexts::new_context() const {
     ossl::evp_pkey_ctx_ptr ctx{EVP_PKEY_CTX_new_from_pkey(nullptr, key_, nullptr)};
     if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) throw openssl_error("EVP_PKEY_sign_init");
     if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md_.get()) != 1) throw openssl_error("setting the signature digest");
-    if (pss_ && (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) != 1 ||
-                 EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1 ||
-                 EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md_.get()) != 1))
-        throw openssl_error("setting RSASSA-PSS parameters");
+    if (pss_ && !set_pss_parameters(ctx.get(), md_.get())) throw openssl_error("setting RSASSA-PSS parameters");
     return ctx;
 }
 

@@ -21,7 +21,7 @@ class sign_contexts {
 public:
     // `md` is the digest the signature uses (never null: Ed25519's PureEdDSA signs the message itself
     // and keeps the one-shot path); `pss` selects RSASSA-PSS with salt = digest length and MGF1 with the
-    // same digest, as new_sign_context does. `key` must outlive this. Throws openssl_error.
+    // same digest (set_pss_parameters). `key` must outlive this. Throws openssl_error.
     sign_contexts(EVP_PKEY* key, const EVP_MD* md, bool pss);
 
     // The signature value over `message`: the same bytes EVP_DigestSign would produce (for ECDSA the

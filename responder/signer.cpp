@@ -196,10 +196,7 @@ void signer::check_token_signature() const {
     EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md_, nullptr, X509_get0_pubkey(cert_.get())) != 1)
         throw openssl_error("EVP_DigestVerifyInit");
-    if (padding_ == rsa_padding::pss &&
-        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md_) != 1))
+    if (padding_ == rsa_padding::pss && !set_pss_parameters(pctx, md_))
         throw openssl_error("setting RSASSA-PSS parameters");
     if (EVP_DigestVerify(ctx.get(), sig->data(), sig->size(), probe, sizeof probe) != 1)
         refuse(fmt::format("{}: its test signature does not verify with the key of the certificate", token_->describe()));

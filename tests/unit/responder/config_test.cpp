@@ -2,6 +2,9 @@
 // PostgreSQL connection string is kept as written and never shown with its password.
 #include "responder/config.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <string>
 
 #include <fmt/format.h>
@@ -153,6 +156,57 @@ TEST(responder_config_pkcs11, a_file_key_stays_a_path_beside_the_configuration) 
     const auto c = with_database("index.db");
     EXPECT_FALSE(c.issuers.at(0).signing.token_key);
     EXPECT_EQ(c.issuers.at(0).signing.key_file, "/etc/ocspkit/ca.key");
+}
+
+// [server] warm_start_file is a path beside the configuration like every other; warm_start_interval is
+// bounded, and a value out of bounds names its key.
+responder_config with_server(std::string_view server) {
+    return parse_config(fmt::format(R"(database = "index.db"
+[server]
+{}
+[[issuer]]
+ca = "ca.pem"
+signer_key = "ca.key"
+)",
+                                    server),
+                        origin);
+}
+
+TEST(responder_config_server, warm_start_file_is_resolved_and_off_by_default) {
+    EXPECT_TRUE(with_server("").server.warm_start_file.empty());
+    const auto c = with_server("warm_start_file = \"state/warm.bin\"\nwarm_start_interval = \"30s\"");
+    EXPECT_EQ(c.server.warm_start_file, "/etc/ocspkit/state/warm.bin");
+    EXPECT_EQ(c.server.warm_start_interval, std::chrono::seconds{30});
+    try {
+        (void)with_server("warm_start_interval = \"100ms\"");
+        FAIL() << "a 100 ms warm_start_interval was accepted";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("server.warm_start_interval"), std::string::npos) << e.what();
+    }
+}
+
+// Network threads default to the CPUs the process may run on (as `taskset` or systemd's CPUAffinity=
+// restrict them), not to a fixed number.
+TEST(responder_config_server, thread_defaults_follow_the_cpu_affinity) {
+    cpu_set_t all;
+    ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) ++first;
+    CPU_SET(first, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    const server_config pinned;
+    const unsigned cpus_pinned = usable_cpus();
+    ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+    EXPECT_EQ(cpus_pinned, 1U);
+    EXPECT_EQ(pinned.io_threads, 1U);
+    EXPECT_EQ(pinned.signing_threads, 2U);  // never fewer than 2
+    const server_config unpinned;
+    EXPECT_EQ(unpinned.io_threads, static_cast<unsigned>(CPU_COUNT(&all)));
+    EXPECT_EQ(unpinned.signing_threads, std::max(2U, static_cast<unsigned>(CPU_COUNT(&all))));
+    // An explicit setting wins.
+    EXPECT_EQ(with_server("io_threads = 3").server.io_threads, 3U);
 }
 
 }  // namespace
