@@ -129,13 +129,18 @@ public:
     std::chrono::milliseconds duration_value(const toml::node& n, std::string_view key, std::chrono::milliseconds min,
                                              std::chrono::milliseconds max) const {
         std::optional<std::chrono::milliseconds> d;
-        if (n.is_integer() && n.value<std::int64_t>().value() >= 0)
-            d = std::chrono::seconds{n.value<std::int64_t>().value()};
-        else if (n.is_string())
+        const auto out_of_range = [&] {
+            fail(&n, key, fmt::format("must be between {} and {}", format_duration(min), format_duration(max)));
+        };
+        if (n.is_integer() && n.value<std::int64_t>().value() >= 0) {
+            // Seconds as milliseconds: a count past what milliseconds hold is out of range, not an overflow.
+            const std::int64_t count = n.value<std::int64_t>().value();
+            if (count > std::chrono::milliseconds::max().count() / 1000) out_of_range();
+            d = std::chrono::seconds{count};
+        } else if (n.is_string())
             d = parse_duration(n.value<std::string>().value());
         if (!d) fail(&n, key, "must be a duration such as \"500ms\", \"30s\", \"15m\", \"24h\" or \"7d\"");
-        if (*d < min || *d > max)
-            fail(&n, key, fmt::format("must be between {} and {}", format_duration(min), format_duration(max)));
+        if (*d < min || *d > max) out_of_range();
         return *d;
     }
     std::optional<std::chrono::milliseconds> duration(const toml::table& t, std::string_view prefix,

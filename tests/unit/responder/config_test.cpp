@@ -183,6 +183,14 @@ TEST(responder_config_server, warm_start_file_is_resolved_and_off_by_default) {
     } catch (const config_error& e) {
         EXPECT_NE(std::string(e.what()).find("server.warm_start_interval"), std::string::npos) << e.what();
     }
+    // A count of seconds too large for milliseconds is out of range, not an overflow (found by the
+    // stapler_config fuzz target: regression_duration_seconds_overflow).
+    try {
+        (void)with_server("warm_start_interval = 200081492642673464");
+        FAIL() << "an overflowing warm_start_interval was accepted";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("must be between"), std::string::npos) << e.what();
+    }
 }
 
 // Network threads default to the CPUs the process may run on (as `taskset` or systemd's CPUAffinity=
